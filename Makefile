@@ -1,0 +1,35 @@
+# Two commands: `make book` builds the static HTML book, `make test` runs every test. Both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= quick
+# memlib is imported from this checkout; progress bars stay off in builds and tests.
+export PYTHONPATH := $(CURDIR)
+export MEMLIB_PROGRESS ?= 0
+export MPLBACKEND ?= Agg
+# Jupyter-cache hashes only code cells: keep one execution cache per profile and memlib version.
+MEMLIB_HASH = $(shell cat memlib/*.py | sha1sum | cut -c1-12)
+CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
+
+.PHONY: setup book test clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+book: setup
+	mkdir -p $(CACHE)
+	ln -sfn cache/$(notdir $(CACHE)) _build/.jupyter_cache
+	MEMLIB_PROFILE=$(PROFILE) $(BIN)/jupyter-book build --warningiserror --keep-going .
+	@echo "The book: $(CURDIR)/_build/html/index.html"
+
+test: setup
+	MEMLIB_PROFILE=$(PROFILE) $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
+
+clean:
+	rm -rf _build .pytest_cache

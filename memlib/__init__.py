@@ -1,0 +1,20 @@
+"""memlib: the reusable logic of the memorization book.
+
+Submodules load on first use (``memlib.data``, ``memlib.train``, ...), so ``import memlib`` stays light.
+"""
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "cache", "continual", "data", "dropout", "elr", "gradients", "models", "noise",
+    "outliers", "plasticity", "plots", "profiles", "pruning", "train", "widgets",
+)
+
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"memlib.{name}")
+    raise AttributeError(f"module 'memlib' has no attribute {name!r}")

@@ -1,0 +1,53 @@
+"""A results cache: long runs are keyed by a stable hash of their configuration (DESIGN.md, "Results and
+reliability"), so re-running a notebook with the same configuration reuses results instead of retraining."""
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def cache_root(root=None) -> Path:
+    """Where results live: ``root``, else ``MEMLIB_CACHE``, else ``~/.cache/memlib/results``."""
+    return Path(root or os.environ.get("MEMLIB_CACHE") or Path.home() / ".cache" / "memlib" / "results").expanduser()
+
+
+def config_key(config: dict) -> str:
+    """A stable hash of a configuration made of plain values (dicts, lists, strings, numbers, booleans, None)."""
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be a dict of plain values; got {type(config).__name__}")
+    try:
+        text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    except TypeError as error:
+        raise ValueError(f"config must hold only plain values (dict, list, str, int, float, bool, None): {error}")
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def cached(config: dict, compute, root=None):
+    """The stored result of ``compute()`` for ``config``, computing and storing it on a miss.
+
+    Results are tensors, numbers, strings and containers of them (what ``torch.load(weights_only=True)`` reads).
+    Entries are written atomically (temporary file, then rename); a corrupt or unreadable entry is recomputed.
+    """
+    key = config_key(config)
+    path = cache_root(root) / f"{key}.pt"
+    if path.exists():
+        try:
+            entry = torch.load(path, weights_only=True)
+            if entry["config"] == json.loads(json.dumps(config)):
+                return entry["result"]
+        except Exception:  # corrupt, truncated or foreign: recompute below
+            pass
+    result = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"config": config, "result": result}, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return result

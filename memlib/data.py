@@ -1,0 +1,216 @@
+"""Datasets: the embedded ones (digits, synthetic) and the torchvision ones (MNIST, Fashion-MNIST, CIFAR-10).
+
+Every dataset is an in-memory :class:`Dataset` of float32 images in [0, 1], shape N×C×H×W, and int64 labels, so the
+training engine can keep it on the device and draw batches by index (DESIGN.md, "The training engine").
+"""
+import gzip
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+EMBEDDED = ("digits", "synthetic")
+TORCHVISION = {
+    # name: (torchvision class, folder under root, class names)
+    "mnist": ("MNIST", "MNIST/raw", [str(i) for i in range(10)]),
+    "fashion-mnist": ("FashionMNIST", "FashionMNIST/raw", [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]),
+    "cifar10": ("CIFAR10", "cifar-10-batches-py", [
+        "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]),
+}
+NAMES = EMBEDDED + tuple(TORCHVISION)
+SPLITS = ("train", "test")
+
+
+class DatasetNotAvailable(FileNotFoundError):
+    """A torchvision dataset is not on disk and could not (or was not asked to) be downloaded."""
+
+
+class Dataset:
+    """Images ``x`` (float32, N×C×H×W) with labels ``y`` (int64, N), held in memory.
+
+    ``meta`` holds optional per-example tensors (e.g. ``meta["rare"]`` for the synthetic long tail) that travel
+    with :meth:`subset` and :meth:`to`.
+    """
+
+    def __init__(self, x, y, classes=None, name="custom", meta=None):
+        x = torch.as_tensor(x)
+        y = torch.as_tensor(y)
+        if x.dim() != 4:
+            raise ValueError(f"x must be N×C×H×W (4-D); got shape {tuple(x.shape)}")
+        if y.dim() != 1 or y.dtype.is_floating_point or y.dtype == torch.bool:
+            raise ValueError(f"y must be a 1-D integer tensor; got shape {tuple(y.shape)}, dtype {y.dtype}")
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
+        y = y.long()
+        if classes is None:
+            classes = [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(classes)):
+            raise ValueError(f"labels must lie in [0, {len(classes)}); got [{int(y.min())}, {int(y.max())}]")
+        meta = dict(meta or {})
+        for key, value in meta.items():
+            if len(value) != len(y):
+                raise ValueError(f"meta[{key!r}] has {len(value)} entries but the dataset has {len(y)}")
+        self.x = x.float()
+        self.y = y
+        self.classes = list(classes)
+        self.name = name
+        self.meta = meta
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def shape(self) -> tuple:
+        """The shape of one example, C×H×W."""
+        return tuple(self.x.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}, n={len(self)}, shape={self.shape}, classes={self.num_classes}, "
+                f"device={self.x.device})")
+
+    def subset(self, index) -> "Dataset":
+        """The examples at ``index`` (indices or a boolean mask), with the same classes and name."""
+        index = torch.as_tensor(index)
+        if index.dtype == torch.bool and len(index) != len(self):
+            raise ValueError(f"a boolean mask must have {len(self)} entries; got {len(index)}")
+        index = index.to(self.y.device)
+        meta = {k: v[index] for k, v in self.meta.items()}
+        return Dataset(self.x[index], self.y[index], self.classes, self.name, meta)
+
+    def to(self, device) -> "Dataset":
+        """The same dataset on ``device``."""
+        meta = {k: v.to(device) for k, v in self.meta.items()}
+        return Dataset(self.x.to(device), self.y.to(device), self.classes, self.name, meta)
+
+
+def data_root(root=None) -> Path:
+    """Where torchvision datasets live: ``root``, else ``MEMLIB_DATA``, else ``~/.cache/memlib/data``."""
+    return Path(root or os.environ.get("MEMLIB_DATA") or Path.home() / ".cache" / "memlib" / "data").expanduser()
+
+
+def load(name, split="train", root=None, download=False, **options) -> Dataset:
+    """Load a dataset by name: "digits", "synthetic" (embedded, offline), "mnist", "fashion-mnist", "cifar10".
+
+    ``options`` go to the embedded generators (see :func:`digits` and :func:`synthetic`).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
+    if name == "digits":
+        return digits(split, **options)
+    if name == "synthetic":
+        return synthetic(split, **options)
+    if name in TORCHVISION:
+        if options:
+            raise ValueError(f"{name} takes no options; got {sorted(options)}")
+        return _load_torchvision(name, split, data_root(root), download)
+    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+
+
+def digits(split="train", test_fraction=0.2, seed=0) -> Dataset:
+    """scikit-learn's bundled 8×8 handwritten digits (1797 images), split 80/20, stratified by class and seeded."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    index = np.arange(len(bunch.target))
+    train_index, test_index = train_test_split(
+        index, test_size=test_fraction, stratify=bunch.target, random_state=seed)
+    chosen = np.sort(train_index if split == "train" else test_index)
+    x = torch.tensor(bunch.images[chosen] / 16.0, dtype=torch.float32).unsqueeze(1)
+    return Dataset(x, torch.tensor(bunch.target[chosen]), name="digits")
+
+
+def synthetic(split="train", size=None, num_classes=10, shape=(1, 8, 8), rare_fraction=0.05,
+              noise=1.0, seed=0) -> Dataset:
+    """Seeded Gaussian-mixture images with a planted rare sub-population in every class: the long tail.
+
+    Each class has a common mode and a rare mode (its own prototype, unlike anything else in the data), and a
+    ``rare_fraction`` of its examples come from the rare mode; ``meta["rare"]`` marks them. Rare examples can be
+    fitted only by memorizing them, which is what Feldman (2020) argues long-tailed data asks of a network.
+    ``size`` is the number of examples in the split (default 2000 train, 1000 test); train and test come from
+    the same seeded prototypes and differ in their samples.
+    """
+    if not 0 <= rare_fraction < 1:
+        raise ValueError(f"rare_fraction must be in [0, 1); got {rare_fraction}")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2; got {num_classes}")
+    size = size or (2000 if split == "train" else 1000)
+    prototypes = torch.Generator().manual_seed(seed)
+    common = torch.randn((num_classes, *shape), generator=prototypes)
+    rare = torch.randn((num_classes, *shape), generator=prototypes)
+    samples = torch.Generator().manual_seed(seed * 2 + 1 + SPLITS.index(split))
+    y = torch.arange(size) % num_classes
+    is_rare = torch.rand(size, generator=samples) < rare_fraction
+    center = torch.where(is_rare.view(-1, 1, 1, 1), rare[y], common[y])
+    x = center + noise * torch.randn((size, *shape), generator=samples)
+    x = torch.sigmoid(x)  # images in (0, 1), like every other dataset here
+    return Dataset(x, y, name="synthetic", meta={"rare": is_rare})
+
+
+def _load_torchvision(name, split, root, download):
+    cls_name, folder, classes = TORCHVISION[name]
+    path = root / folder
+    try:
+        return _read(name, split, path, classes)
+    except FileNotFoundError as missing:
+        if not download:
+            raise _not_available(name, root, "it is not on disk and download=False") from missing
+    try:
+        import torchvision.datasets
+
+        getattr(torchvision.datasets, cls_name)(str(root), train=split == "train", download=True)
+    except Exception as failure:  # network errors come in many types; all mean the same here
+        raise _not_available(name, root, f"the download failed ({type(failure).__name__}: {failure})") from failure
+    return _read(name, split, path, classes)
+
+
+def _not_available(name, root, why):
+    return DatasetNotAvailable(
+        f"dataset {name!r} is not available under {root}: {why}. Pass download=True (needs network), point "
+        f"root= or MEMLIB_DATA at a folder that has it, or use an embedded dataset: {', '.join(EMBEDDED)}.")
+
+
+def _read(name, split, path, classes):
+    if name == "cifar10":
+        x, y = _read_cifar(path, split)
+    else:
+        prefix = "train" if split == "train" else "t10k"
+        x = _read_idx(path / f"{prefix}-images-idx3-ubyte")[:, None]
+        y = _read_idx(path / f"{prefix}-labels-idx1-ubyte")
+    return Dataset(torch.from_numpy(x).float().div_(255), torch.from_numpy(y.astype(np.int64)), classes, name)
+
+
+def _read_idx(path):
+    """An IDX file (LeCun's MNIST format), plain or gzipped, as a numpy array."""
+    for candidate in (path, path.with_name(path.name + ".gz")):
+        if candidate.exists():
+            opener = gzip.open if candidate.suffix == ".gz" else open
+            with opener(candidate, "rb") as f:
+                raw = f.read()
+            if raw[:3] != b"\x00\x00\x08":
+                raise ValueError(f"{candidate} is not an unsigned-byte IDX file")
+            ndim = raw[3]
+            dims = np.frombuffer(raw, ">i4", count=ndim, offset=4)
+            return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    raise FileNotFoundError(path)
+
+
+def _read_cifar(path, split):
+    """The CIFAR-10 python pickles (N×3072 uint8 rows, channel-major) as N×3×32×32 images and labels."""
+    files = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+    images, labels = [], []
+    for file in files:
+        if not (path / file).exists():
+            raise FileNotFoundError(path / file)
+        with open(path / file, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+        images.append(np.asarray(batch["data"], np.uint8).reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch["labels"]))
+    return np.concatenate(images), np.concatenate(labels)

@@ -1,0 +1,160 @@
+"""The book's models, built by name. Every forward is ``forward(x, index=None)``: ``index`` holds the batch's example
+indices and reaches the layers that need them (example-tied dropout, Maini et al. 2023).
+
+- "mlp": fully connected ReLU network, ``hidden`` sizes an option (default 256, 256).
+- "lenet300": LeNet-300-100 of the lottery-ticket papers (Frankle & Carbin 2019), open_lth's initialization.
+- "cnn": a small conv-BN-ReLU network that works on inputs from 8×8 to 32×32, ``width`` an option.
+- "resnet9": the KakaoBrain/FFCV ResNet-9 used by Maini et al. 2023 (about 2.27M parameters for 3×32×32 inputs).
+- "resnet20": open_lth's CIFAR ResNet-20 (Frankle et al. 2020; about 0.27M parameters).
+"""
+import inspect
+
+import torch
+from torch import nn
+
+
+class Sequential(nn.Sequential):
+    """``nn.Sequential`` whose forward takes the batch's example indices and hands them to layers that use them
+    (those with ``takes_index = True``)."""
+
+    takes_index = True
+
+    def forward(self, x, index=None):
+        for layer in self:
+            x = layer(x, index) if getattr(layer, "takes_index", False) else layer(x)
+        return x
+
+
+class Residual(Sequential):
+    """``x + body(x)``: the residual block of the KakaoBrain/FFCV ResNet-9."""
+
+    def forward(self, x, index=None):
+        return x + super().forward(x, index)
+
+
+class Scale(nn.Module):
+    """Multiply by a constant (the ×0.2 on the logits of the FFCV ResNet-9)."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+    def extra_repr(self):
+        return f"factor={self.factor}"
+
+
+class BasicBlock(nn.Module):
+    """open_lth's CIFAR ResNet block: conv-BN-ReLU-conv-BN plus a shortcut (1×1 conv + BN when the shape changes)."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def conv_bn(c_in, c_out, kernel_size=3, stride=1, padding=1):
+    """Conv (no bias) → BatchNorm → ReLU."""
+    return Sequential(nn.Conv2d(c_in, c_out, kernel_size, stride, padding, bias=False), nn.BatchNorm2d(c_out),
+                      nn.ReLU(inplace=True))
+
+
+def mlp(num_classes, in_shape, hidden=(256, 256)):
+    """Flatten, then Linear-ReLU per hidden size, then a linear output layer."""
+    sizes = [int(torch.tensor(in_shape).prod()), *hidden]
+    layers = [nn.Flatten()]
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return Sequential(*layers, nn.Linear(sizes[-1], num_classes))
+
+
+def lenet300(num_classes, in_shape):
+    """LeNet-300-100 (Frankle & Carbin 2019), Kaiming-normal initialization as in open_lth."""
+    return _kaiming(mlp(num_classes, in_shape, hidden=(300, 100)))
+
+
+def cnn(num_classes, in_shape, width=32):
+    """Three conv-BN-ReLU layers (one 2×2 max pool), global average pooling, a linear layer. 8×8 inputs and up."""
+    if min(in_shape[1:]) < 4:
+        raise ValueError(f"cnn needs inputs of at least 4×4; got {in_shape}")
+    return Sequential(
+        conv_bn(in_shape[0], width), conv_bn(width, 2 * width), nn.MaxPool2d(2), conv_bn(2 * width, 4 * width),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
+
+
+def resnet9(num_classes, in_shape):
+    """The KakaoBrain/FFCV ResNet-9 of Maini et al. 2023 (their ``ResNet9``): conv-bn 64 → conv-bn 128 (k5, s2) →
+    residual 2×128 → conv-bn 256 → max pool → residual 2×256 → conv-bn 128 (no padding) → adaptive max pool →
+    bias-free linear → ×0.2. Needs inputs of at least 11×11."""
+    if min(in_shape[1:]) < 11:
+        raise ValueError(f"resnet9 needs inputs of at least 11×11; got {in_shape}")
+    return Sequential(
+        conv_bn(in_shape[0], 64),
+        conv_bn(64, 128, kernel_size=5, stride=2, padding=2),
+        Residual(conv_bn(128, 128), conv_bn(128, 128)),
+        conv_bn(128, 256),
+        nn.MaxPool2d(2),
+        Residual(conv_bn(256, 256), conv_bn(256, 256)),
+        conv_bn(256, 128, padding=0),
+        nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+        nn.Linear(128, num_classes, bias=False),
+        Scale(0.2))
+
+
+def resnet20(num_classes, in_shape):
+    """open_lth's ``cifar_resnet_20`` (Frankle et al. 2020): a 16-channel stem, three stages of three blocks at
+    widths 16/32/64, global average pooling, a linear layer; Kaiming-normal weights, uniform BN scales."""
+    layers, c_in = [nn.Conv2d(in_shape[0], 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
+    for stage, width in enumerate((16, 32, 64)):
+        for block in range(3):
+            layers.append(BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1))
+            c_in = width
+    model = Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+    _kaiming(model)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            nn.init.uniform_(module.weight)
+    return model
+
+
+MODELS = {"mlp": mlp, "lenet300": lenet300, "cnn": cnn, "resnet9": resnet9, "resnet20": resnet20}
+
+
+def build(name, num_classes, in_shape, seed=0, **options) -> nn.Module:
+    """Build model ``name`` for ``num_classes`` classes and inputs of shape ``in_shape`` (C, H, W).
+
+    Weights are drawn from ``seed`` without touching the global RNG's state.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    in_shape = tuple(int(s) for s in in_shape)
+    if len(in_shape) != 3 or min(in_shape) < 1:
+        raise ValueError(f"in_shape must be (C, H, W) with positive sizes; got {in_shape}")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2; got {num_classes}")
+    builder = MODELS[name]
+    allowed = list(inspect.signature(builder).parameters)[2:]
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise ValueError(f"{name} does not take {sorted(unknown)}; its options are {allowed or 'none'}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(num_classes, in_shape, **options)
+
+
+def _kaiming(model):
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_normal_(module.weight)
+    return model

@@ -1,0 +1,49 @@
+"""Figures in one consistent style: curves with mean ± sd bands over seeds, and image grids."""
+import matplotlib.pyplot as plt
+import numpy as np
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#7f7f7f", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+STYLE = {
+    "figure.dpi": 110, "savefig.dpi": 110, "axes.spines.top": False, "axes.spines.right": False,
+    "axes.grid": True, "grid.alpha": 0.3, "axes.prop_cycle": plt.cycler(color=PALETTE),
+    "legend.frameon": False, "font.size": 10,
+}
+plt.rcParams.update(STYLE)
+
+
+def mean_sd(frame, x, columns):
+    """Mean and standard deviation of ``columns`` over the rows that share an ``x`` (e.g. over seeds): a frame
+    indexed by ``x`` with columns ``<column>_mean`` and ``<column>_sd``."""
+    grouped = frame.groupby(x)[list(columns)]
+    return grouped.mean().join(grouped.std(ddof=1).fillna(0.0), lsuffix="_mean", rsuffix="_sd")
+
+
+def curves(frame, x, columns, labels=None, ax=None, ylabel=None):
+    """Plot each of ``columns`` against ``x``, as the mean over the rows that share an ``x`` with a ±1 sd band."""
+    ax = ax or plt.subplots(figsize=(6.4, 3.8))[1]
+    stats = mean_sd(frame, x, columns)
+    for column in columns:
+        mean, sd = stats[f"{column}_mean"], stats[f"{column}_sd"]
+        line, = ax.plot(stats.index, mean, label=(labels or {}).get(column, column))
+        ax.fill_between(stats.index, mean - sd, mean + sd, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_xlabel(x)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.legend()
+    return ax
+
+
+def image_grid(images, titles=None, columns=8, size=1.2, cmap="gray"):
+    """A grid of images (N×C×H×W tensors or arrays in [0, 1]) with optional titles."""
+    images = np.asarray(images)
+    rows = max(1, -(-len(images) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            image = images[i].transpose(1, 2, 0)
+            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap=cmap, vmin=0, vmax=1)
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig

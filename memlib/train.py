@@ -1,0 +1,309 @@
+"""The training engine: :func:`fit` with per-example records, learning-rate schedules and callbacks.
+
+Data stays on the device and batches are drawn by index from a seeded generator (no DataLoader), in the manner of
+KellerJordan/cifar10-airbench; the example index rides along with every batch so that example-tied dropout
+(Maini et al. 2023) and ELR (Liu et al. 2020) can use it. At the end of every epoch the whole training set is
+evaluated without dropout, giving the per-example records (prediction and loss) from which the book reads
+memorization: an example is memorized when the network predicts its noisy label.
+"""
+import math
+import os
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SCHEDULES = ("constant", "cosine", "step", "triangle")
+
+
+def cross_entropy(logits, labels, index=None):
+    """The default loss: batch-mean cross-entropy (``index`` is ignored)."""
+    return F.cross_entropy(logits, labels)
+
+
+def schedule_factor(schedule, step, total, warmup=0.0) -> float:
+    """The learning-rate multiplier at ``step`` of ``total``: a linear warm-up over the first ``warmup`` fraction
+    of the steps, then "constant" (1), "cosine" (half a cosine down to 0), "step" (×0.1 at 50% and again at 75%
+    of training) or "triangle" (linear down to 0; with warm-up, the one-cycle schedule of the FFCV ResNet-9 runs
+    of Maini et al. 2023). A callable ``schedule`` maps the post-warm-up progress in [0, 1) to the multiplier."""
+    warm = round(warmup * total)
+    if step < warm:
+        return (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    if callable(schedule):
+        return float(schedule(t))
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if schedule == "step":
+        return 0.1 ** ((t >= 0.5) + (t >= 0.75))
+    if schedule == "triangle":
+        return 1.0 - t
+    raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)} or a callable")
+
+
+@dataclass
+class TrainState:
+    """What callbacks see: the model and optimizer, the epoch (0-based), the number of optimizer steps taken so
+    far, and, after a batch, its example indices, labels, logits and loss."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    epoch: int = 0
+    step: int = 0
+    index: torch.Tensor = None
+    labels: torch.Tensor = None
+    logits: torch.Tensor = None
+    loss: torch.Tensor = None
+    history: "History" = None
+
+
+class Callback:
+    """Hooks into :func:`fit`; override the ones you need. Each receives the :class:`TrainState`."""
+
+    def on_train_begin(self, state):
+        pass
+
+    def on_batch_end(self, state):
+        pass
+
+    def on_epoch_end(self, state):
+        pass
+
+    def on_train_end(self, state):
+        pass
+
+
+@dataclass
+class History:
+    """Per-epoch records of a :func:`fit` run (all tensors on the CPU).
+
+    ``predictions`` and ``losses`` are epochs×N: every training example's predicted class and loss (w.r.t. the
+    training labels) at the end of each epoch, evaluated without dropout. ``test_accuracy`` is NaN without a test
+    set.
+    """
+
+    labels: torch.Tensor
+    predictions: torch.Tensor
+    losses: torch.Tensor
+    train_loss: torch.Tensor
+    test_accuracy: torch.Tensor
+    train_time: float = 0.0
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.predictions)
+
+    def accuracy(self, labels=None, mask=None) -> torch.Tensor:
+        """Per epoch, the fraction of examples (those in ``mask``, default all) predicted as ``labels`` (default
+        the training labels). With noisy labels: ``accuracy(noisy.labels, noisy.is_noisy)`` is the memorized
+        fraction, ``accuracy(noisy.true, noisy.is_noisy)`` the fraction still predicted as its true class."""
+        labels = self.labels if labels is None else torch.as_tensor(labels).cpu()
+        hits = (self.predictions == labels).float()
+        if mask is not None:
+            hits = hits[:, torch.as_tensor(mask).cpu()]
+        return hits.mean(dim=1)
+
+    def to_frame(self):
+        """One row per epoch: epoch (1-based), train_loss, train_accuracy, test_accuracy."""
+        import pandas as pd
+
+        return pd.DataFrame({
+            "epoch": range(1, self.epochs + 1),
+            "train_loss": self.train_loss.numpy(),
+            "train_accuracy": self.accuracy().numpy(),
+            "test_accuracy": self.test_accuracy.numpy(),
+        })
+
+    def to_dict(self) -> dict:
+        """Plain tensors and numbers, for :func:`memlib.cache.cached` and ``torch.save``."""
+        return {"labels": self.labels, "predictions": self.predictions, "losses": self.losses,
+                "train_loss": self.train_loss, "test_accuracy": self.test_accuracy,
+                "train_time": self.train_time, "extras": dict(self.extras)}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "History":
+        return cls(**state)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.no_grad()
+def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
+    """Every example's predicted class and cross-entropy loss (w.r.t. ``labels``, default ``data.y``), in eval
+    mode; returns ``(predictions, losses)`` on the evaluation device. The model's train/eval mode is restored."""
+    device = torch.device(device) if device else next(model.parameters()).device
+    labels = data.y if labels is None else torch.as_tensor(labels)
+    x, labels = data.x.to(device), labels.to(device)
+    was_training = model.training
+    model.eval()
+    predictions = torch.empty(len(x), dtype=torch.long, device=device)
+    losses = torch.empty(len(x), device=device)
+    try:
+        with _autocast(device):
+            for start in range(0, len(x), batch_size):
+                index = torch.arange(start, min(start + batch_size, len(x)), device=device)
+                logits = model(_memory_format(model, x[index]), index).float()
+                predictions[index] = logits.argmax(dim=1)
+                losses[index] = F.cross_entropy(logits, labels[index], reduction="none")
+    finally:
+        model.train(was_training)
+    return predictions, losses
+
+
+def accuracy(model, data, labels=None, *, batch_size=1024) -> float:
+    """The fraction of ``data`` predicted as ``labels`` (default ``data.y``)."""
+    labels = data.y if labels is None else torch.as_tensor(labels)
+    predictions, _ = evaluate(model, data, labels, batch_size=batch_size)
+    return float((predictions.cpu() == labels.cpu()).float().mean())
+
+
+def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum=0.9, weight_decay, batch_size,
+        schedule="cosine", warmup=0.0, seed=0, device=None, callbacks=(), eval_batch_size=1024) -> History:
+    """Train ``model`` on ``train`` with SGD (momentum, weight decay) and a per-iteration learning-rate schedule.
+
+    ``labels``: the labels to train on (a tensor or :class:`memlib.noise.NoisyLabels`), default ``train.y``.
+    ``loss``: a callable ``(logits, labels, index) -> scalar``, default cross-entropy. ``seed`` fixes the data
+    order and any dropout randomness (the global RNG is restored afterwards): the same seed gives the same numbers
+    on the CPU. On CUDA, conv nets run channels-last under autocast (bf16 where native, else fp16 with a
+    GradScaler). A NaN or infinite loss stops training with an error naming the epoch and step.
+    """
+    labels = getattr(labels, "labels", labels)  # NoisyLabels → its labels
+    labels = train.y if labels is None else torch.as_tensor(labels)
+    _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup)
+    device = torch.device(device) if device else default_device()
+    model.to(device)
+    if device.type == "cuda" and _has_conv(model):
+        model.to(memory_format=torch.channels_last)
+    x, y = _memory_format(model, train.x.to(device)), labels.to(device).long()
+    loss_fn = loss or cross_entropy
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    n, steps = len(x), math.ceil(len(x) / batch_size)
+    total = epochs * steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: schedule_factor(schedule, step, total, warmup))
+    scaler = torch.amp.GradScaler("cuda", enabled=_amp_dtype(device) == torch.float16)
+    order = torch.Generator().manual_seed(seed)
+
+    predictions = torch.empty(epochs, n, dtype=torch.long, device=device)
+    losses = torch.empty(epochs, n, device=device)
+    step_losses = torch.empty(epochs, steps, device=device)
+    test_accuracy = torch.full((epochs,), float("nan"), device=device)
+    history = History(labels.cpu(), predictions, losses, step_losses.mean(1), test_accuracy)
+    state = TrainState(model, optimizer, history=history)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        _each(callbacks, "on_train_begin", state)
+        bar = _progress(epochs, desc=f"fit {type(model).__name__}")
+        for epoch in bar:
+            state.epoch = epoch
+            model.train()
+            permutation = torch.randperm(n, generator=order).to(device)
+            for b in range(steps):
+                index = permutation[b * batch_size:(b + 1) * batch_size]
+                with _autocast(device):
+                    logits = model(x[index], index)
+                batch_loss = loss_fn(logits.float(), y[index], index)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(batch_loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                step_losses[epoch, b] = batch_loss.detach()
+                state.step += 1
+                state.index, state.labels, state.logits, state.loss = index, y[index], logits, batch_loss
+                _each(callbacks, "on_batch_end", state)
+            _check_finite(step_losses[epoch], epoch)
+            predictions[epoch], losses[epoch] = evaluate(model, train, y, batch_size=eval_batch_size)
+            if test is not None:
+                test_predictions, _ = evaluate(model, test, batch_size=eval_batch_size)
+                test_accuracy[epoch] = (test_predictions == test.y.to(device)).float().mean()
+            _each(callbacks, "on_epoch_end", state)
+            if bar.disable is False:
+                bar.set_postfix(loss=f"{float(step_losses[epoch].mean()):.3f}",
+                                test=f"{float(test_accuracy[epoch]):.3f}")
+        _each(callbacks, "on_train_end", state)
+    history.predictions, history.losses = predictions.cpu(), losses.cpu()
+    history.train_loss, history.test_accuracy = step_losses.mean(1).cpu(), test_accuracy.cpu()
+    history.train_time = time.perf_counter() - start
+    return history
+
+
+def _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup):
+    if labels.dim() != 1 or len(labels) != len(train):
+        raise ValueError(f"labels must be 1-D with one label per example ({len(train)}); got {tuple(labels.shape)}")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= train.num_classes):
+        raise ValueError(f"labels must lie in [0, {train.num_classes}); got [{int(labels.min())}, "
+                         f"{int(labels.max())}]")
+    if not (isinstance(epochs, int) and epochs >= 1):
+        raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive; got {lr}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1); got {momentum}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be non-negative; got {weight_decay}")
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup must be a fraction of training in [0, 1); got {warmup}")
+    if not callable(schedule) and schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)} or a callable")
+
+
+def _check_finite(step_losses, epoch):
+    bad = ~torch.isfinite(step_losses)
+    if bool(bad.any()):
+        step = int(bad.nonzero()[0])
+        raise FloatingPointError(
+            f"the training loss became {float(step_losses[step])} at epoch {epoch + 1}, step {step + 1} of "
+            f"{len(step_losses)}; lower the learning rate or check the data")
+
+
+def _each(callbacks, hook, state):
+    for callback in callbacks:
+        getattr(callback, hook, lambda state: None)(state)
+
+
+def _amp_dtype(device):
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+
+def _autocast(device):
+    dtype = _amp_dtype(device)
+    return torch.autocast("cuda", dtype=dtype) if dtype else nullcontext()
+
+
+def _has_conv(model):
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def _memory_format(model, x):
+    if x.is_cuda and x.dim() == 4 and _has_conv(model):
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def progress_enabled() -> bool:
+    """Progress bars show unless ``MEMLIB_PROGRESS=0``; by default only in a terminal or a live Jupyter kernel."""
+    setting = os.environ.get("MEMLIB_PROGRESS")
+    if setting is not None:
+        return setting != "0"
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def _progress(total, desc):
+    from tqdm.auto import trange
+
+    return trange(total, desc=desc, disable=not progress_enabled(), leave=False)
