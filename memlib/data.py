@@ -198,7 +198,7 @@ def _read_idx(path):
                 raise ValueError(f"{candidate} is not an unsigned-byte IDX file")
             ndim = raw[3]
             dims = np.frombuffer(raw, ">i4", count=ndim, offset=4)
-            return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+            return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims).copy()
     raise FileNotFoundError(path)
 
 

@@ -22,7 +22,7 @@ class NoisyLabels(NamedTuple):
     @property
     def rate(self) -> float:
         """The fraction of labels that are wrong."""
-        return float(self.is_noisy.float().mean()) if len(self.labels) else 0.0
+        return int(self.is_noisy.sum()) / len(self.labels) if len(self.labels) else 0.0
 
 
 def symmetric(labels, rate, num_classes, seed=0) -> NoisyLabels:

@@ -15,7 +15,9 @@ def mean_sd(frame, x, columns):
     """Mean and standard deviation of ``columns`` over the rows that share an ``x`` (e.g. over seeds): a frame
     indexed by ``x`` with columns ``<column>_mean`` and ``<column>_sd``."""
     grouped = frame.groupby(x)[list(columns)]
-    return grouped.mean().join(grouped.std(ddof=1).fillna(0.0), lsuffix="_mean", rsuffix="_sd")
+    mean = grouped.mean().add_suffix("_mean")
+    sd = grouped.std(ddof=1).fillna(0.0).add_suffix("_sd")
+    return mean.join(sd)
 
 
 def curves(frame, x, columns, labels=None, ax=None, ylabel=None):
@@ -29,7 +31,7 @@ def curves(frame, x, columns, labels=None, ax=None, ylabel=None):
     ax.set_xlabel(x)
     if ylabel:
         ax.set_ylabel(ylabel)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
 
 
