@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= quick
-# memlib is imported from this checkout; progress bars stay off in builds and tests.
+# memlib is imported from this checkout; progress bars stay off and sliders are kernel-free in builds and tests.
 export PYTHONPATH := $(CURDIR)
 export MEMLIB_PROGRESS ?= 0
+export MEMLIB_WIDGETS ?= static
 # Jupyter-cache hashes only code cells: keep one execution cache per profile and memlib version.
 MEMLIB_HASH = $(shell cat memlib/*.py | sha1sum | cut -c1-12)
 CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
