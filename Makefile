@@ -12,7 +12,9 @@ export MEMLIB_WIDGETS ?= static
 MEMLIB_HASH = $(shell cat memlib/*.py | sha1sum | cut -c1-12)
 CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
 
-.PHONY: setup book test clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser book test clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,13 +24,18 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 setup: $(BIN)/.installed
 
+# Debian's Chromium and ChromeDriver, for the test that opens the built book in a real browser.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+
 book: setup
 	mkdir -p $(CACHE)
 	ln -sfn cache/$(notdir $(CACHE)) _build/.jupyter_cache
 	MEMLIB_PROFILE=$(PROFILE) $(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
-test: setup
+test: setup browser
 	MEMLIB_PROFILE=$(PROFILE) $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
 
 clean:
