@@ -14,7 +14,7 @@ CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser book test clean
+.PHONY: setup browser book test colab clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ book: setup
 
 test: setup browser
 	MEMLIB_PROFILE=$(PROFILE) $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
+
+# After changing repository.url in _config.yml (a fork): rewrite every chapter's Colab badge and setup cell.
+colab: setup
+	$(BIN)/python book/colab_cells.py
 
 clean:
 	rm -rf _build .pytest_cache
