@@ -1,0 +1,195 @@
+"""Measurements of the early phase of training (Frankle, Schwab & Morcos 2020, "The Early Phase of Neural Network
+Training"; Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis").
+
+- :class:`GradientNorms` and :class:`DistanceFromInit`: per-iteration gradient magnitude and weight motion, as
+  :func:`memlib.train.fit` callbacks.
+- :func:`forgetting_events`: per-example forgetting events from a run's per-epoch predictions (Toneva et al. 2019).
+- :func:`train_from`, :func:`error_along_path`, :func:`error_barrier` and :func:`stability`: instability analysis,
+  i.e. train two copies from the weights at iteration k with different data orders and measure the error barrier
+  on the straight line between the two results.
+"""
+import copy
+import math
+
+import torch
+
+from memlib.train import Callback, accuracy, fit, schedule_factor
+
+
+class StepRecorder(Callback):
+    """Records one number after every optimizer step: ``.values[t - 1]`` belongs to step t (a CPU tensor, filled
+    at the end of training). Subclasses say what to measure in :meth:`measure`."""
+
+    def on_train_begin(self, state):
+        self._values = []
+
+    def on_batch_end(self, state):
+        self._values.append(self.measure(state).detach().float())
+
+    def on_train_end(self, state):
+        self.values = torch.stack(self._values).cpu() if self._values else torch.empty(0)
+
+    def measure(self, state) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class GradientNorms(StepRecorder):
+    """The L2 norm of the loss gradient over all parameters at every iteration: the gradient magnitude of Frankle,
+    Schwab & Morcos (2020, Fig. 2 and Sec. 3), large in the first iterations, then falling. The gradient is the one
+    the step just used (weight decay, which SGD adds inside the step, is not part of it)."""
+
+    def measure(self, state):
+        norms = [p.grad.detach().float().norm() for p in state.model.parameters() if p.grad is not None]
+        return torch.stack(norms).norm() if norms else torch.zeros(())
+
+
+class DistanceFromInit(StepRecorder):
+    """‖w_t − w_0‖₂ over all parameters after every iteration (Frankle, Schwab & Morcos 2020, Fig. 2: how far and
+    how fast the weights move in the early phase); ``.initial_norm`` is ‖w_0‖₂, for relative distances."""
+
+    def on_train_begin(self, state):
+        super().on_train_begin(state)
+        self._start = [p.detach().clone() for p in state.model.parameters()]
+        self.initial_norm = float(torch.stack([w.float().norm() for w in self._start]).norm())
+
+    def measure(self, state):
+        return torch.stack([(p.detach() - w).float().norm()
+                            for p, w in zip(state.model.parameters(), self._start)]).norm()
+
+
+def forgetting_events(predictions, labels) -> torch.Tensor:
+    """How often each example is forgotten: the number of times it goes from correctly classified at one epoch to
+    misclassified at the next (Toneva et al. 2019, Sec. 2), from ``History.predictions`` (epochs × N) and the
+    labels it was trained on. An int64 tensor of N counts."""
+    correct = _correct(predictions, labels)
+    return (correct[:-1] & ~correct[1:]).sum(dim=0)
+
+
+def unforgettable(predictions, labels) -> torch.Tensor:
+    """Examples learned at some epoch and never forgotten afterwards (Toneva et al. 2019, Sec. 2, "unforgettable
+    examples"); a boolean tensor of N."""
+    correct = _correct(predictions, labels)
+    return correct.any(dim=0) & ((correct[:-1] & ~correct[1:]).sum(dim=0) == 0)
+
+
+def _correct(predictions, labels):
+    predictions, labels = torch.as_tensor(predictions).cpu(), torch.as_tensor(getattr(labels, "labels", labels)).cpu()
+    if predictions.dim() != 2 or labels.shape != predictions.shape[1:]:
+        raise ValueError(f"predictions must be epochs × N and labels must hold N labels; got shapes "
+                         f"{tuple(predictions.shape)} and {tuple(labels.shape)}")
+    return predictions == labels
+
+
+def train_from(model, state, train, *, step, epochs, batch_size, seed, schedule="cosine", warmup=0.0,
+               **fit_options):
+    """Load ``state`` (the weights after ``step`` iterations of a run of ``epochs`` epochs) into ``model`` and train
+    it for the rest of that run with data order ``seed``: "train to completion from iteration k" of Frankle et al.
+    (2020, LMC, Sec. 3). The learning rate continues the parent run's schedule from iteration k; the rest is rounded
+    up to whole epochs, and the optimizer starts afresh (zero momentum). Returns the :class:`History`."""
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    total = epochs * steps_per_epoch
+    if not (isinstance(step, int) and 0 <= step < total):
+        raise ValueError(f"step must be an iteration of the parent run, in [0, {total}); got {step!r}")
+    model.load_state_dict(state)
+
+    def continued(t):
+        return schedule_factor(schedule, step + t * (total - step), total, warmup)
+
+    return fit(model, train, epochs=epochs - step // steps_per_epoch, batch_size=batch_size, seed=seed,
+               schedule=continued, **fit_options)
+
+
+def interpolate(state_a, state_b, alpha) -> dict:
+    """The state (1 − alpha)·a + alpha·b, entry by entry; integer entries (BatchNorm's batch counters) come from
+    ``a``. Frankle et al. (2020, LMC, Sec. 2) evaluate networks along this line."""
+    if state_a.keys() != state_b.keys():
+        raise ValueError("the two states must come from the same architecture (their keys differ)")
+    return {k: torch.lerp(a, state_b[k].to(a.device, a.dtype), alpha) if a.is_floating_point() else a.clone()
+            for k, a in state_a.items()}
+
+
+def error_along_path(model, state_a, state_b, data, *, points=11, labels=None):
+    """The classification error on ``data`` of the networks on the straight line from ``state_a`` (alpha = 0) to
+    ``state_b`` (alpha = 1), at ``points`` evenly spaced alphas (Frankle et al. 2020, LMC, Fig. 1 and Sec. 2).
+    ``model`` is a network of the same architecture; it is copied, not changed. Returns ``(alphas, errors)`` as
+    CPU tensors."""
+    if not (isinstance(points, int) and points >= 2):
+        raise ValueError(f"points must be an integer of at least 2 (the two ends); got {points!r}")
+    probe = copy.deepcopy(model)
+    alphas = torch.linspace(0, 1, points)
+    errors = []
+    for alpha in alphas.tolist():
+        probe.load_state_dict(interpolate(state_a, state_b, alpha))
+        errors.append(1.0 - accuracy(probe, data, labels))
+    return alphas, torch.tensor(errors)
+
+
+def error_barrier(errors) -> float:
+    """The error barrier height of a path (Frankle et al. 2020, LMC, Sec. 2): the largest error along it minus the
+    mean error of its two ends. Near zero: the two networks are linearly mode connected."""
+    errors = torch.as_tensor(errors, dtype=torch.float64)
+    if errors.dim() != 1 or len(errors) < 2:
+        raise ValueError(f"errors must be a 1-D sequence along the path with both ends; got shape {tuple(errors.shape)}")
+    return float(errors.max() - (errors[0] + errors[-1]) / 2)
+
+
+def stability(model, states, train, test, *, epochs, batch_size, seeds=(1, 2), points=11, **fit_options):
+    """Instability analysis (Frankle et al. 2020, LMC, Sec. 3): for each iteration k in ``states`` (step → weights,
+    e.g. :class:`memlib.train.Checkpoints` ``.states``), train two copies from the weights at k with the data orders
+    of ``seeds`` (:func:`train_from`) and measure the error barrier between the results on ``test`` and on
+    ``train`` (w.r.t. the training labels). Instability falls to about zero once training is stable to SGD noise.
+
+    Returns a pandas DataFrame with one row per k: step, test_barrier, train_barrier, and the two copies' test
+    errors (test_error_a, test_error_b).
+    """
+    import pandas as pd
+
+    if len(seeds) != 2 or seeds[0] == seeds[1]:
+        raise ValueError(f"seeds must be two different data-order seeds; got {seeds}")
+    train_labels = fit_options.get("labels")
+    train_labels = getattr(train_labels, "labels", train_labels)
+    rows = []
+    for step in sorted(states):
+        ends = []
+        for seed in seeds:
+            child = copy.deepcopy(model)
+            train_from(child, states[step], train, step=step, epochs=epochs, batch_size=batch_size, seed=seed,
+                       **fit_options)
+            ends.append({k: v.detach().clone() for k, v in child.state_dict().items()})
+        _, test_errors = error_along_path(model, *ends, test, points=points)
+        _, train_errors = error_along_path(model, *ends, train, points=points, labels=train_labels)
+        rows.append({"step": step, "test_barrier": error_barrier(test_errors),
+                     "train_barrier": error_barrier(train_errors),
+                     "test_error_a": float(test_errors[0]), "test_error_b": float(test_errors[-1])})
+    return pd.DataFrame(rows)
+
+
+def memorization_onset(timeline) -> int:
+    """The epoch at which early learning ends and memorization takes over: the epoch at which the fraction of
+    mislabeled examples predicted as their true label peaks (Liu et al. 2020, Fig. 1), from a
+    :func:`memlib.noise.timeline`."""
+    return int(timeline["epoch"].iloc[int(timeline["true_label"].to_numpy().argmax())])
+
+
+def milestones(gradient_norms, distances, stability, timeline, *, steps_per_epoch, threshold=0.02) -> dict:
+    """The landmarks of one run's early-phase timeline, in iterations, in the spirit of Frankle, Schwab & Morcos
+    (2020, Fig. 2): where the gradient norm, averaged over a sliding window of one epoch, is largest; when the
+    weights have covered half of their final distance from initialization; the first rewinding iteration k of
+    the ``stability`` frame from which every later k has a test error barrier of at most ``threshold`` (None if
+    none); when memorization takes over (:func:`memorization_onset`); and the length of training."""
+    gradient_norms, distances = torch.as_tensor(gradient_norms), torch.as_tensor(distances)
+    if len(gradient_norms) != len(distances) or len(distances) < steps_per_epoch:
+        raise ValueError(f"need one gradient norm and one distance per iteration, at least one epoch "
+                         f"({steps_per_epoch}); got {len(gradient_norms)} and {len(distances)}")
+    window = gradient_norms.unfold(0, steps_per_epoch, 1).mean(dim=1)
+    half = int((distances >= distances[-1] / 2).nonzero()[0]) + 1
+    ordered = stability.sort_values("step")
+    unstable = (ordered["test_barrier"] > threshold).to_numpy().nonzero()[0]
+    later = ordered["step"].to_numpy()[unstable[-1] + 1:] if len(unstable) else ordered["step"].to_numpy()
+    return {
+        "gradient_peak_step": int(window.argmax()) + steps_per_epoch,
+        "half_distance_step": half,
+        "stable_step": int(later[0]) if len(later) else None,
+        "memorization_step": memorization_onset(timeline) * steps_per_epoch,
+        "total_steps": len(distances),
+    }

@@ -1,0 +1,72 @@
+"""Early-learning regularization (ELR; Liu et al. 2020, "Early-Learning Regularization Prevents Memorization of
+Noisy Labels", NeurIPS).
+
+Early in training a network predicts the true class of many mislabeled examples; ELR keeps a running average of
+each example's predictions (its *target*) and adds a term that rewards agreeing with it, so the network is pulled
+towards what it predicted early instead of towards the noisy label it would later memorize.
+"""
+import torch
+import torch.nn.functional as F
+
+CLAMP = 1e-4  # probabilities are clamped to [CLAMP, 1 - CLAMP] before entering the regularizer, as in Liu et al.
+
+
+class ELRLoss:
+    """Cross-entropy plus the ELR term (Liu et al. 2020, Sec. 4: the regularized loss with targets estimated by
+    temporal ensembling; the update and the clamping follow the authors' implementation).
+
+    Called as ``loss(logits, labels, index)`` with the batch's example indices (what :func:`memlib.train.fit`
+    passes), it first updates the targets of the batch's examples from the detached predictions,
+
+        t_i ← beta · t_i + (1 − beta) · p̂_i / Σ_c p̂_ic,
+
+    and then returns CE(logits, labels) + lam · mean_i log(1 − ⟨t_i, p_i⟩), where p = softmax(logits) clamped to
+    [1e-4, 1 − 1e-4] and p̂ its detached copy. Targets start at zero. One instance serves one training run: it holds
+    a target per training example (``.targets``, num_examples × num_classes).
+    """
+
+    def __init__(self, num_examples, num_classes, *, beta=0.7, lam=3.0):
+        if not (isinstance(num_examples, int) and num_examples >= 1):
+            raise ValueError(f"num_examples must be a positive integer; got {num_examples!r}")
+        if not (isinstance(num_classes, int) and num_classes >= 2):
+            raise ValueError(f"num_classes must be an integer of at least 2; got {num_classes!r}")
+        if not 0 <= beta < 1:
+            raise ValueError(f"beta (the targets' momentum) must be in [0, 1); got {beta}")
+        if not lam >= 0:
+            raise ValueError(f"lam (the regularization weight) must be non-negative; got {lam}")
+        self.beta, self.lam = float(beta), float(lam)
+        self.targets = torch.zeros(num_examples, num_classes)
+
+    def __call__(self, logits, labels, index):
+        self._check(logits, labels, index)
+        if self.targets.device != logits.device:
+            self.targets = self.targets.to(logits.device)
+        probabilities = F.softmax(logits, dim=1).clamp(CLAMP, 1 - CLAMP)
+        detached = probabilities.detach()
+        self.targets[index] = (self.beta * self.targets[index]
+                               + (1 - self.beta) * detached / detached.sum(dim=1, keepdim=True))
+        agreement = (self.targets[index] * probabilities).sum(dim=1)
+        return F.cross_entropy(logits, labels) + self.lam * torch.log1p(-agreement).mean()
+
+    def flag_mislabeled(self, labels) -> torch.Tensor:
+        """Which examples' targets point to another class than their label: argmax(t_i) ≠ label_i, the targets
+        read as corrected labels (Liu et al. 2020: the targets follow the early, mostly correct predictions).
+        A boolean tensor on the CPU."""
+        labels = torch.as_tensor(getattr(labels, "labels", labels)).cpu()
+        if labels.shape != (len(self.targets),):
+            raise ValueError(f"labels must hold one label per example ({len(self.targets)}); "
+                             f"got shape {tuple(labels.shape)}")
+        return self.targets.argmax(dim=1).cpu() != labels
+
+    def _check(self, logits, labels, index):
+        n, classes = self.targets.shape
+        if logits.dim() != 2 or logits.shape[1] != classes:
+            raise ValueError(f"logits must be batch × {classes} classes; got shape {tuple(logits.shape)}")
+        if labels.shape != logits.shape[:1] or index.shape != logits.shape[:1]:
+            raise ValueError(f"labels and index must hold one entry per logits row ({len(logits)}); got shapes "
+                             f"{tuple(labels.shape)} and {tuple(index.shape)}")
+        if index.dtype.is_floating_point or index.dtype == torch.bool:
+            raise ValueError(f"index must hold integer example indices; got dtype {index.dtype}")
+        if len(index) and bool((index.min() < 0) | (index.max() >= n)):
+            raise ValueError(f"index must lie in [0, {n}) (one target per training example); got "
+                             f"[{int(index.min())}, {int(index.max())}]")

@@ -1,0 +1,168 @@
+import copy
+
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from memlib import early_phase, models, train
+from memlib.early_phase import (DistanceFromInit, GradientNorms, error_along_path, error_barrier,
+                                forgetting_events, interpolate, train_from, unforgettable)
+from memlib.train import Callback, Checkpoints, fit
+
+FAST = dict(epochs=3, lr=0.05, weight_decay=5e-4, batch_size=16)  # the tiny set: 3 steps per epoch
+
+
+class Batches(Callback):
+    """Remembers each step's example indices."""
+
+    def __init__(self):
+        self.index = []
+
+    def on_batch_end(self, state):
+        self.index.append(state.index.clone())
+
+
+class Rates(Callback):
+    """Remembers the learning rate each step used (the one set before it)."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_train_begin(self, state):
+        self.seen.append(state.optimizer.param_groups[0]["lr"])
+
+    def on_batch_end(self, state):
+        self.seen.append(state.optimizer.param_groups[0]["lr"])
+
+    @property
+    def used(self):
+        return self.seen[:-1]
+
+
+def test_checkpoints_keep_independent_copies_at_the_asked_steps(tiny):
+    model = models.build("mlp", 4, tiny.shape, seed=0)
+    start = copy.deepcopy(model.state_dict())
+    keep = Checkpoints([0, 4, 2, 4, 100])
+    fit(model, tiny, callbacks=[keep], **FAST)
+    assert keep.steps == [0, 2, 4, 100] and sorted(keep.states) == [0, 2, 4]  # step 100 is after the end (9)
+    assert all(torch.equal(keep.states[0][k], v) for k, v in start.items())
+    assert not torch.equal(keep.states[2]["1.weight"], keep.states[4]["1.weight"])
+    # The copies are the model's state at the time, not views that follow it.
+    assert not torch.equal(keep.states[4]["1.weight"], model.state_dict()["1.weight"])
+    with torch.no_grad():
+        model[1].weight.add_(1.0)
+    assert torch.equal(keep.states[0]["1.weight"], start["1.weight"])
+
+
+@pytest.mark.parametrize("steps", [[-1], [1.5], [True], ["3"]])
+def test_checkpoints_reject_bad_steps(steps):
+    with pytest.raises(ValueError, match="non-negative integers"):
+        Checkpoints(steps)
+
+
+def test_gradient_norms_and_distances_match_a_direct_computation(tiny):
+    """Replays the first steps from the checkpoints: the gradient of step t is the one of the loss at the weights
+    after t − 1 steps, on step t's batch; the distance after step t is ‖w_t − w_0‖."""
+    model = models.build("mlp", 4, tiny.shape, seed=0)
+    grads, dists, keep, batches = GradientNorms(), DistanceFromInit(), Checkpoints(range(10)), Batches()
+    fit(model, tiny, callbacks=[grads, dists, keep, batches], **FAST)
+    assert grads.values.shape == dists.values.shape == (9,)
+    probe = models.build("mlp", 4, tiny.shape)
+    for step in range(1, 10):
+        probe.load_state_dict(keep.states[step - 1])
+        probe.zero_grad()
+        index = batches.index[step - 1]
+        F.cross_entropy(probe(tiny.x[index]), tiny.y[index]).backward()
+        expected = torch.cat([p.grad.flatten() for p in probe.parameters()]).norm()
+        assert torch.allclose(grads.values[step - 1], expected, rtol=1e-4)
+        moved = torch.cat([(keep.states[step][k] - keep.states[0][k]).flatten() for k in keep.states[0]]).norm()
+        assert torch.allclose(dists.values[step - 1], moved, rtol=1e-4)
+    initial = torch.cat([v.flatten() for v in keep.states[0].values()]).norm()
+    assert dists.initial_norm == pytest.approx(float(initial), rel=1e-5)
+
+
+def test_forgetting_events_count_correct_to_wrong_transitions():
+    labels = torch.tensor([0, 1, 2, 3])
+    correct = torch.tensor([  # epochs × examples
+        [1, 0, 0, 1],
+        [0, 0, 1, 1],
+        [1, 0, 1, 0],
+        [0, 0, 1, 1],
+    ], dtype=torch.bool)
+    predictions = torch.where(correct, labels, (labels + 1) % 4)
+    assert forgetting_events(predictions, labels).tolist() == [2, 0, 0, 1]
+    assert unforgettable(predictions, labels).tolist() == [False, False, True, False]
+    with pytest.raises(ValueError, match="epochs × N"):
+        forgetting_events(predictions, labels[:3])
+
+
+def test_interpolation_and_the_error_barrier(tiny):
+    a = models.build("cnn", 4, tiny.shape, seed=0, width=4).state_dict()
+    b = models.build("cnn", 4, tiny.shape, seed=1, width=4).state_dict()
+    middle = interpolate(a, b, 0.5)
+    for key in a:
+        if a[key].is_floating_point():
+            assert torch.allclose(middle[key], (a[key] + b[key]) / 2)
+            assert torch.equal(interpolate(a, b, 0.0)[key], a[key])
+            assert torch.allclose(interpolate(a, b, 1.0)[key], b[key])
+        else:  # BatchNorm's batch counter
+            assert torch.equal(middle[key], a[key])
+    with pytest.raises(ValueError, match="same architecture"):
+        interpolate(a, models.build("mlp", 4, tiny.shape).state_dict(), 0.5)
+    assert error_barrier([0.1, 0.4, 0.2]) == pytest.approx(0.25)
+    assert error_barrier([0.3, 0.2, 0.1]) == pytest.approx(0.1)
+
+
+def test_error_along_the_path_ends_at_the_two_networks(tiny):
+    model = models.build("mlp", 4, tiny.shape, seed=0)
+    fit(model, tiny, **FAST)
+    other = models.build("mlp", 4, tiny.shape, seed=1)
+    alphas, errors = error_along_path(model, model.state_dict(), other.state_dict(), tiny, points=5)
+    assert alphas.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0] and errors.shape == (5,)
+    assert float(errors[0]) == pytest.approx(1 - train.accuracy(model, tiny))
+    assert float(errors[-1]) == pytest.approx(1 - train.accuracy(other, tiny))
+    # A network's path to itself is flat: no barrier.
+    _, same = error_along_path(model, model.state_dict(), model.state_dict(), tiny)
+    assert error_barrier(same) == 0.0
+    with pytest.raises(ValueError, match="points"):
+        error_along_path(model, model.state_dict(), other.state_dict(), tiny, points=1)
+
+
+def test_train_from_continues_the_parent_schedule(tiny):
+    options = dict(FAST, epochs=4, schedule="cosine")
+    parent, keep = Rates(), Checkpoints([3])
+    fit(models.build("mlp", 4, tiny.shape), tiny, callbacks=[parent, keep], **options)
+    child, rates = models.build("mlp", 4, tiny.shape, seed=5), Rates()
+    history = train_from(child, keep.states[3], tiny, step=3, seed=1, callbacks=[rates], **options)
+    assert history.epochs == 3  # the parent's last 3 of 4 epochs (3 steps each)
+    assert rates.used == pytest.approx(parent.used[3:])
+    assert all(not torch.equal(child.state_dict()[k], v) for k, v in keep.states[3].items() if "weight" in k)
+    with pytest.raises(ValueError, match="step"):
+        train_from(child, keep.states[3], tiny, step=12, seed=1, **options)
+
+
+def test_stability_reports_a_barrier_per_rewinding_step(tiny):
+    model = models.build("mlp", 4, tiny.shape, seed=0)
+    keep = Checkpoints([0, 6])
+    fit(model, tiny, callbacks=[keep], **FAST)
+    frame = early_phase.stability(model, keep.states, tiny, tiny, points=3, **FAST)
+    assert frame["step"].tolist() == [0, 6]
+    assert list(frame.columns) == ["step", "test_barrier", "train_barrier", "test_error_a", "test_error_b"]
+    assert (frame["test_barrier"] >= 0).all() and (frame["train_barrier"] >= 0).all()
+    with pytest.raises(ValueError, match="two different"):
+        early_phase.stability(model, keep.states, tiny, tiny, seeds=(1, 1), **FAST)
+
+
+def test_milestones_read_the_timeline():
+    gradient_norms = torch.tensor([1.0, 1.0, 5.0, 5.0, 1.0, 1.0, 1.0, 1.0])
+    distances = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    stability = pd.DataFrame({"step": [0, 2, 4, 6], "test_barrier": [0.3, 0.01, 0.05, 0.0]})
+    timeline = pd.DataFrame({"epoch": [1, 2, 3, 4], "true_label": [0.5, 0.8, 0.6, 0.4]})
+    marks = early_phase.milestones(gradient_norms, distances, stability, timeline, steps_per_epoch=2)
+    assert marks == {"gradient_peak_step": 4, "half_distance_step": 4, "stable_step": 6,
+                     "memorization_step": 4, "total_steps": 8}
+    never = stability.assign(test_barrier=0.5)
+    assert early_phase.milestones(gradient_norms, distances, never, timeline, steps_per_epoch=2)["stable_step"] is None
+    with pytest.raises(ValueError, match="one gradient norm"):
+        early_phase.milestones(gradient_norms[:3], distances, stability, timeline, steps_per_epoch=2)
