@@ -3,10 +3,12 @@ Training"; Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket
 
 - :class:`GradientNorms` and :class:`DistanceFromInit`: per-iteration gradient magnitude and weight motion, as
   :func:`memlib.train.fit` callbacks.
-- :func:`forgetting_events`: per-example forgetting events from a run's per-epoch predictions (Toneva et al. 2019).
+- :func:`forgetting_events`, :func:`unforgettable`, :func:`forgetting_summary`: per-example forgetting from a run's
+  per-epoch predictions (Toneva et al. 2019).
 - :func:`train_from`, :func:`error_along_path`, :func:`error_barrier` and :func:`stability`: instability analysis,
   i.e. train two copies from the weights at iteration k with different data orders and measure the error barrier
   on the straight line between the two results.
+- :func:`memorization_onset` and :func:`milestones`: the landmarks of one run's timeline, in iterations.
 """
 import copy
 import math
@@ -35,8 +37,8 @@ class StepRecorder(Callback):
 
 class GradientNorms(StepRecorder):
     """The L2 norm of the loss gradient over all parameters at every iteration: the gradient magnitude of Frankle,
-    Schwab & Morcos (2020, Fig. 2 and Sec. 3), large in the first iterations, then falling. The gradient is the one
-    the step just used (weight decay, which SGD adds inside the step, is not part of it)."""
+    Schwab & Morcos (2020, Fig. 2), large in the first iterations of their ResNet-20, then falling. The gradient is
+    the one the step just used (weight decay, which SGD adds inside the step, is not part of it)."""
 
     def measure(self, state):
         norms = [p.grad.detach().float().norm() for p in state.model.parameters() if p.grad is not None]
@@ -44,8 +46,8 @@ class GradientNorms(StepRecorder):
 
 
 class DistanceFromInit(StepRecorder):
-    """‖w_t − w_0‖₂ over all parameters after every iteration (Frankle, Schwab & Morcos 2020, Fig. 2: how far and
-    how fast the weights move in the early phase); ``.initial_norm`` is ‖w_0‖₂, for relative distances."""
+    """‖w_t − w_0‖₂ over all parameters after every iteration (Frankle, Schwab & Morcos 2020, Fig. 2: how far
+    and how fast the weights move in the early phase); ``.initial_norm`` is ‖w_0‖₂, for relative distances."""
 
     def on_train_begin(self, state):
         super().on_train_begin(state)
@@ -70,6 +72,30 @@ def unforgettable(predictions, labels) -> torch.Tensor:
     examples"); a boolean tensor of N."""
     correct = _correct(predictions, labels)
     return correct.any(dim=0) & ((correct[:-1] & ~correct[1:]).sum(dim=0) == 0)
+
+
+def forgetting_summary(predictions, labels, groups):
+    """Forgetting statistics per group of examples (``groups``: name → boolean mask over the N examples), as
+    Toneva et al. (2019, Sec. 3) compare them: the share never learned (correct at no epoch; they count these as
+    forgotten most often), the share unforgettable, and the mean number of forgetting events among the examples
+    learned at least once. A pandas DataFrame with one row per group."""
+    import pandas as pd
+
+    correct = _correct(predictions, labels)
+    learned, events = correct.any(dim=0), forgetting_events(predictions, labels)
+    kept = unforgettable(predictions, labels)
+    rows = {}
+    for name, mask in groups.items():
+        mask = torch.as_tensor(mask).cpu()
+        if mask.shape != learned.shape or mask.dtype != torch.bool:
+            raise ValueError(f"group {name!r} must be a boolean mask over the {len(learned)} examples; got "
+                             f"{mask.dtype} of shape {tuple(mask.shape)}")
+        seen = mask & learned
+        rows[name] = {"examples": int(mask.sum()),
+                      "never_learned": float((mask & ~learned).sum() / max(1, int(mask.sum()))),
+                      "unforgettable": float((mask & kept).sum() / max(1, int(mask.sum()))),
+                      "mean_events": float(events[seen].float().mean()) if bool(seen.any()) else float("nan")}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _correct(predictions, labels):
@@ -129,7 +155,8 @@ def error_barrier(errors) -> float:
     mean error of its two ends. Near zero: the two networks are linearly mode connected."""
     errors = torch.as_tensor(errors, dtype=torch.float64)
     if errors.dim() != 1 or len(errors) < 2:
-        raise ValueError(f"errors must be a 1-D sequence along the path with both ends; got shape {tuple(errors.shape)}")
+        raise ValueError(f"errors must be a 1-D sequence along the path, both ends included; got shape "
+                         f"{tuple(errors.shape)}")
     return float(errors.max() - (errors[0] + errors[-1]) / 2)
 
 

@@ -95,6 +95,13 @@ def test_forgetting_events_count_correct_to_wrong_transitions():
     assert unforgettable(predictions, labels).tolist() == [False, False, True, False]
     with pytest.raises(ValueError, match="epochs × N"):
         forgetting_events(predictions, labels[:3])
+    first = torch.tensor([True, True, False, False])
+    groups = {"first two": first, "last two": ~first}
+    summary = early_phase.forgetting_summary(predictions, labels, groups)
+    assert summary.loc["first two"].tolist() == [2, 0.5, 0.0, 2.0]  # example 1 never learned
+    assert summary.loc["last two"].tolist() == [2, 0.0, 0.5, 0.5]
+    with pytest.raises(ValueError, match="boolean mask"):
+        early_phase.forgetting_summary(predictions, labels, {"bad": torch.tensor([0, 1])})
 
 
 def test_interpolation_and_the_error_barrier(tiny):
