@@ -199,12 +199,14 @@ class SequenceResult:
     """What :func:`train_sequence` measured. ``accuracy[i, j]`` is the test accuracy on task j after training on
     tasks 0..i. For every task i trained with replay (NaN for the others): ``recall[i]`` holds the memory's
     :meth:`EpisodicMemory.fidelity` (columns :data:`RECALL_COLUMNS`) and ``replayed_accuracy[i]`` the network's
-    accuracy, after task i, on the replayed examples themselves: how much of what it replays it memorized."""
+    accuracy, after task i, on the replayed examples themselves: how much of what it replays it memorized.
+    ``first_task_curve`` is the test accuracy on the first task at the end of every epoch of the whole sequence."""
 
     tasks: list
     accuracy: torch.Tensor
     recall: torch.Tensor
     replayed_accuracy: torch.Tensor
+    first_task_curve: torch.Tensor
     memory: dict = field(default_factory=dict)
 
     @property
@@ -233,7 +235,8 @@ class SequenceResult:
     def to_dict(self) -> dict:
         """Plain tensors, lists and numbers, for :func:`memlib.cache.cached`."""
         return {"tasks": list(self.tasks), "accuracy": self.accuracy, "recall": self.recall,
-                "replayed_accuracy": self.replayed_accuracy, "memory": dict(self.memory)}
+                "replayed_accuracy": self.replayed_accuracy, "first_task_curve": self.first_task_curve,
+                "memory": dict(self.memory)}
 
     @classmethod
     def from_dict(cls, state: dict) -> "SequenceResult":
@@ -249,7 +252,7 @@ def train_sequence(tasks, *, model="mlp", model_options=None, memory_size=0, key
     With ``memory_size`` > 0, an :class:`EpisodicMemory` (``key_sparsity``, ``key_units``) stores examples of every
     task once it is trained, and every later task is trained with replay (:class:`ReplayLoss`, ``replay_batch_size``
     recalled examples per step, default the batch size). ``memory_size=0`` is plain sequential training, which
-    forgets catastrophically (McCloskey & Cohen 1989)."""
+    forgets catastrophically (McCloskey & Cohen 1989). The result is a :class:`SequenceResult`."""
     tasks = list(tasks)
     if not tasks or not all(isinstance(task, Task) for task in tasks):
         raise ValueError("tasks must be a non-empty list of Task (see split_classes and permuted_pixels)")
@@ -263,6 +266,7 @@ def train_sequence(tasks, *, model="mlp", model_options=None, memory_size=0, key
     T = len(tasks)
     table = torch.full((T, T), float("nan"))
     recall, replayed_accuracy = torch.full((T, 3), float("nan")), torch.full((T,), float("nan"))
+    curve = []
     for i, task in enumerate(tasks):
         loss = None
         if len(memory):
@@ -270,12 +274,14 @@ def train_sequence(tasks, *, model="mlp", model_options=None, memory_size=0, key
             loss = ReplayLoss(network, replayed, replay_batch_size, seed=seed + i)
             fidelity = memory.fidelity()
             recall[i] = torch.tensor([fidelity[column] for column in RECALL_COLUMNS])
-        fit(network, task.train, loss=loss, seed=seed + i, device=device, **fit_options)
+        history = fit(network, task.train, test=tasks[0].test, loss=loss, seed=seed + i, device=device,
+                      **fit_options)
+        curve.append(history.test_accuracy)
         for j, other in enumerate(tasks):
             table[i, j] = accuracy(network, other.test)
         if loss is not None:
             replayed_accuracy[i] = accuracy(network, replayed)
         if memory_size:
             memory.store(task.train)
-    return SequenceResult([task.name for task in tasks], table, recall, replayed_accuracy,
+    return SequenceResult([task.name for task in tasks], table, recall, replayed_accuracy, torch.cat(curve),
                           {"size": memory_size, "key_sparsity": key_sparsity, "key_units": key_units})

@@ -107,6 +107,7 @@ def test_train_sequence_fills_the_accuracy_table(split_digits):
     assert result.recall[0].isnan().all() and result.recall[1].tolist() == [1.0, 1.0, 1.0]
     assert result.replayed_accuracy[0].isnan() and 0 <= float(result.replayed_accuracy[1]) <= 1
     assert result.forgetting.shape == (1,)
+    assert result.first_task_curve.shape == (4,) and float(result.first_task_curve[1]) == float(result.accuracy[0, 0])
     assert result.average == pytest.approx(float(result.accuracy[1].mean()))
     assert len(result.to_frame()) == 4
     again = continual.SequenceResult.from_dict(result.to_dict())
