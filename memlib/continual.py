@@ -83,8 +83,10 @@ class EpisodicMemory:
     ``round(key_sparsity · key_units)`` most active fire (winner-take-all), as in the fly's olfactory circuit
     (Dasgupta, Stevens & Navlakha 2017). Storage is one-shot and Hebbian, A = Σ v hᵀ, with v the example's image
     and one-hot label (Hebb 1949; Willshaw, Buneman & Longuet-Higgins 1969); a recall cued by key h reads A h,
-    normalized by the summed key overlap, i.e. the overlap-weighted average of everything stored. Sparse keys
-    barely overlap, so a recall returns its own episode; dense keys overlap, so recalls blend episodes together.
+    normalized by the summed key overlap, i.e. the overlap-weighted average of everything stored. The sparser the
+    keys, the less they overlap and the more of a recall is its own episode; since a random expansion keeps the keys
+    of similar images similar, a recall still blends its episode with its nearest neighbours, and with dense keys
+    with everything (``key_sparsity=1``: every recall is the average of the memory).
     """
 
     def __init__(self, capacity, key_sparsity=None, key_units=2048, seed=0):
