@@ -79,6 +79,30 @@ class Callback:
         pass
 
 
+class Checkpoints(Callback):
+    """Copies of the model's state at chosen optimizer steps (step 0: before training), in ``.states[step]``: the
+    weights to rewind to (Frankle et al. 2019, 2020) or to train again from. Steps after the end of training are
+    never reached and stay absent."""
+
+    def __init__(self, steps):
+        steps = list(steps)
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in steps):
+            raise ValueError(f"steps must be non-negative integers (optimizer steps, 0 = before training); "
+                             f"got {steps}")
+        self.steps = sorted(set(steps))
+        self.states = {}
+
+    def on_train_begin(self, state):
+        self._keep(state, 0)
+
+    def on_batch_end(self, state):
+        self._keep(state, state.step)
+
+    def _keep(self, state, step):
+        if step in self.steps:
+            self.states[step] = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+
+
 @dataclass
 class History:
     """Per-epoch records of a :func:`fit` run (all tensors on the CPU).
