@@ -77,7 +77,8 @@ class ExampleTiedDropout(nn.Module):
             raise ValueError(f"expected inputs of shape N×{self.num_units}[×…]; got {tuple(x.shape)}")
         trailing = (1,) * (x.dim() - 2)
         if self.mode == "train":
-            return x * self.masks[self._checked(index, len(x))].view(len(x), self.num_units, *trailing)
+            keep = self.masks[self._checked(index, len(x))].to(x.dtype)  # the batch's rows only: B×C
+            return x * keep.view(len(x), self.num_units, *trailing)
         general, memory = (1.0, self.p_mem) if self.mode == "test" else ((self.p_gen + self.p_mem) / self.p_gen, 0.0)
         scale = torch.full((self.num_units,), memory, dtype=x.dtype, device=x.device)
         scale[:self.num_general] = general
@@ -140,19 +141,20 @@ class SparseMask(nn.Module):
 def layer_factory(kind, *, p=None, p_gen=None, p_mem=None, num_examples=None, seed=0):
     """A function ``num_units -> nn.Module`` making the dropout layers of one model (Maini et al. 2023, Table 3):
     "standard" (:class:`StandardDropout`, needs ``p``), "sparse" (:class:`SparseMask`, needs ``p``) or
-    "example_tied" (:class:`ExampleTiedDropout`, needs ``p_gen``, ``p_mem``, ``num_examples``). Every layer it makes
-    gets its own seed, drawn from ``seed``."""
-    needs = {"standard": {"p": p}, "sparse": {"p": p},
-             "example_tied": {"p_gen": p_gen, "p_mem": p_mem, "num_examples": num_examples}}
+    "example_tied" (:class:`ExampleTiedDropout`, needs ``p_gen``, ``p_mem``, ``num_examples``); None for no
+    dropout (takes none of them). Every layer it makes gets its own seed, drawn from ``seed``."""
+    needs = {None: (), "standard": ("p",), "sparse": ("p",), "example_tied": ("p_gen", "p_mem", "num_examples")}
     if kind not in needs:
         raise ValueError(f"unknown dropout {kind!r}; choose None or one of {', '.join(KINDS)}")
     given = {"p": p, "p_gen": p_gen, "p_mem": p_mem, "num_examples": num_examples}
-    missing = [name for name, value in needs[kind].items() if value is None]
+    missing = [name for name in needs[kind] if given[name] is None]
     extra = [name for name, value in given.items() if value is not None and name not in needs[kind]]
     if missing or extra:
-        raise ValueError(f"dropout={kind!r} takes {', '.join(needs[kind])}"
+        raise ValueError(f"dropout={kind!r} takes {', '.join(needs[kind]) or 'no rates'}"
                          + (f"; missing {', '.join(missing)}" if missing else "")
                          + (f"; does not take {', '.join(extra)}" if extra else ""))
+    if kind is None:
+        return None
     seeds = torch.Generator().manual_seed(seed)
 
     def make(num_units):
@@ -194,6 +196,19 @@ def using_mode(model, name):
     finally:
         for layer, previous in zip(layers, saved):
             layer.mode = previous
+
+
+def predictions_by_mode(model, data, modes=MODES, *, batch_size=1024) -> dict:
+    """Every example's predicted class (on the CPU) with the model's example-tied layers in each of ``modes``: the
+    before/after-dropping comparison of Maini et al. 2023, Table 3. "train" mode is meaningful only for the
+    training set the masks belong to; the layers' modes are restored afterwards."""
+    from memlib.train import evaluate
+
+    predictions = {}
+    for name in modes:
+        with using_mode(model, name):
+            predictions[name] = evaluate(model, data, batch_size=batch_size)[0].cpu()
+    return predictions
 
 
 def generalization_units(layer) -> torch.Tensor:

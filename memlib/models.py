@@ -76,7 +76,7 @@ def conv_bn(c_in, c_out, kernel_size=3, stride=1, padding=1):
                       nn.ReLU(inplace=True))
 
 
-def dropped(drop, num_units):
+def _dropped(drop, num_units):
     """The dropout layer that ``drop`` (a :func:`memlib.dropout.layer_factory`, or None) makes for ``num_units``
     units, as a list to splice into a model: empty without dropout."""
     return [] if drop is None else [drop(num_units)]
@@ -87,7 +87,7 @@ def mlp(num_classes, in_shape, hidden=(256, 256), drop=None):
     sizes = [int(torch.tensor(in_shape).prod()), *hidden]
     layers = [nn.Flatten()]
     for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU(), *dropped(drop, b)]
+        layers += [nn.Linear(a, b), nn.ReLU(), *_dropped(drop, b)]
     return Sequential(*layers, nn.Linear(sizes[-1], num_classes))
 
 
@@ -101,9 +101,9 @@ def cnn(num_classes, in_shape, width=32, drop=None):
     if min(in_shape[1:]) < 4:
         raise ValueError(f"cnn needs inputs of at least 4×4; got {in_shape}")
     return Sequential(
-        conv_bn(in_shape[0], width), *dropped(drop, width),
-        conv_bn(width, 2 * width), *dropped(drop, 2 * width), nn.MaxPool2d(2),
-        conv_bn(2 * width, 4 * width), *dropped(drop, 4 * width),
+        conv_bn(in_shape[0], width), *_dropped(drop, width),
+        conv_bn(width, 2 * width), *_dropped(drop, 2 * width), nn.MaxPool2d(2),
+        conv_bn(2 * width, 4 * width), *_dropped(drop, 4 * width),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
 
 
@@ -114,13 +114,13 @@ def resnet9(num_classes, in_shape, drop=None):
     if min(in_shape[1:]) < 11:
         raise ValueError(f"resnet9 needs inputs of at least 11×11; got {in_shape}")
     return Sequential(
-        conv_bn(in_shape[0], 64), *dropped(drop, 64),
-        conv_bn(64, 128, kernel_size=5, stride=2, padding=2), *dropped(drop, 128),
-        Residual(conv_bn(128, 128), conv_bn(128, 128)), *dropped(drop, 128),
-        conv_bn(128, 256), *dropped(drop, 256),
+        conv_bn(in_shape[0], 64), *_dropped(drop, 64),
+        conv_bn(64, 128, kernel_size=5, stride=2, padding=2), *_dropped(drop, 128),
+        Residual(conv_bn(128, 128), conv_bn(128, 128)), *_dropped(drop, 128),
+        conv_bn(128, 256), *_dropped(drop, 256),
         nn.MaxPool2d(2),
-        Residual(conv_bn(256, 256), conv_bn(256, 256)), *dropped(drop, 256),
-        conv_bn(256, 128, padding=0), *dropped(drop, 128),
+        Residual(conv_bn(256, 256), conv_bn(256, 256)), *_dropped(drop, 256),
+        conv_bn(256, 128, padding=0), *_dropped(drop, 128),
         nn.AdaptiveMaxPool2d(1), nn.Flatten(),
         nn.Linear(128, num_classes, bias=False),
         Scale(0.2))
@@ -132,7 +132,7 @@ def resnet20(num_classes, in_shape, drop=None):
     layers, c_in = [nn.Conv2d(in_shape[0], 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
     for stage, width in enumerate((16, 32, 64)):
         for block in range(3):
-            layers += [BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1), *dropped(drop, width)]
+            layers += [BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1), *_dropped(drop, width)]
             c_in = width
     model = Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
     _kaiming(model)
@@ -165,17 +165,9 @@ def build(name, num_classes, in_shape, seed=0, dropout=None, p=None, p_gen=None,
     unknown = set(options) - set(allowed)
     if unknown:
         raise ValueError(f"{name} does not take {sorted(unknown)}; its options are {allowed or 'none'}")
-    rates = {"p": p, "p_gen": p_gen, "p_mem": p_mem, "num_examples": num_examples}
-    if dropout is None:
-        given = [option for option, value in rates.items() if value is not None]
-        if given:
-            raise ValueError(f"{', '.join(given)} apply only with a dropout: pass dropout='standard', 'sparse' "
-                             "or 'example_tied'")
-        drop = None
-    else:
-        from memlib.dropout import layer_factory
+    from memlib.dropout import layer_factory
 
-        drop = layer_factory(dropout, seed=seed, **rates)
+    drop = layer_factory(dropout, p=p, p_gen=p_gen, p_mem=p_mem, num_examples=num_examples, seed=seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return builder(num_classes, in_shape, drop=drop, **options)

@@ -226,9 +226,20 @@ def test_mlp_dropout_follows_each_hidden_relu():
     (dict(dropout="standard"), "missing p"),
     (dict(dropout="example_tied", p_gen=0.4, p_mem=0.2), "missing num_examples"),
     (dict(dropout="sparse", p=0.4, p_mem=0.2), "does not take p_mem"),
-    (dict(p=0.4), "only with a dropout"),
+    (dict(p=0.4), "None.* does not take p"),
     (dict(drop=None), "options are"),
 ])
 def test_build_rejects_bad_dropout_requests(options, match):
     with pytest.raises(ValueError, match=match):
         models.build("mlp", 10, (1, 8, 8), **options)
+
+
+def test_predictions_by_mode_restores_the_modes(tiny):
+    model = models.build("mlp", 4, tiny.shape, hidden=(32,), dropout="example_tied", p_gen=0.25, p_mem=0.2,
+                         num_examples=len(tiny))
+    dropout.set_mode(model, "test")
+    predictions = dropout.predictions_by_mode(model, tiny)
+    assert list(predictions) == ["train", "test", "drop"]
+    assert {layer.mode for layer in dropout.example_tied_layers(model)} == {"test"}
+    with torch.no_grad():
+        assert torch.equal(predictions["test"], model(tiny.x).argmax(1))
