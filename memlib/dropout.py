@@ -92,9 +92,9 @@ class ExampleTiedDropout(nn.Module):
         if index.shape != (batch,) or index.dtype.is_floating_point or index.dtype == torch.bool:
             raise ValueError(f"index must be {batch} integer example indices; got shape {tuple(index.shape)}, "
                              f"{index.dtype}")
-        low, high = torch.aminmax(index)
-        if int(low) < 0 or int(high) >= self.num_examples:
-            raise ValueError(f"example indices must lie in [0, {self.num_examples}); got [{int(low)}, {int(high)}]")
+        low, high = torch.stack(torch.aminmax(index)).tolist()  # one device sync, not two
+        if low < 0 or high >= self.num_examples:
+            raise ValueError(f"example indices must lie in [0, {self.num_examples}); got [{low}, {high}]")
         return index
 
     def extra_repr(self):
@@ -132,7 +132,7 @@ class SparseMask(nn.Module):
         if self.mask is None or self.mask.shape != x.shape[1:]:
             generator = torch.Generator().manual_seed(self.seed)
             self.mask = (torch.rand(x.shape[1:], generator=generator) >= self.p).to(x.device)
-        return x * self.mask / (1 - self.p)
+        return x * (self.mask.to(x.dtype) / (1 - self.p))
 
     def extra_repr(self):
         return f"p={self.p}, seed={self.seed}"
