@@ -113,21 +113,23 @@ class Result:
 
 
 def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="magnitude", scope="global",
-        noisy=None, seed=0, exclude_output=None) -> Result:
+        noisy=None, measure=None, seed=0, exclude_output=None) -> Result:
     """Iterative magnitude pruning (Frankle & Carbin 2019, Sec. 1, "identifying winning tickets"): train; prune
     ``fraction`` of the remaining prunable weights; reset the survivors; train again; ``rounds`` times.
 
     ``build_model(seed)`` returns a fresh network; ``train(model, callbacks)`` trains it in place and returns its
     :class:`memlib.train.History` (e.g. a closure over :func:`memlib.train.fit`). ``rewind`` chooses the reset:
     ``"init"`` (the initial weights, Frankle & Carbin 2019), an int k (the weights after k optimizer steps of the
-    dense run, Frankle et al. 2020) or ``"random"`` (freshly drawn weights every round, their random
-    reinitialization control). ``criterion="random"`` prunes at random instead of by magnitude (the random-pruning
+    dense run, Frankle et al. 2020), ``"random"`` (freshly drawn weights every round, their random
+    reinitialization control) or None (no reset: the survivors keep their trained values and the schedule starts
+    again, the learning-rate rewinding of Renda et al. 2020). ``criterion="random"`` prunes at random instead of by magnitude (the random-pruning
     control). After round r the prunable weights kept are ``round(N · (1 − fraction)^r)`` (global) or per layer
     ``round(n_l · (1 − fraction)^r)`` (layerwise), so that rounding errors do not add up over rounds.
 
     Each round records the share of prunable weights remaining, the final and best test accuracy and, given
     ``noisy`` (:class:`memlib.noise.NoisyLabels` the network trains on), the final clean, memorized and true-label
-    training accuracies of :func:`memlib.noise.timeline`. Retraining after a rewind to k runs the same schedule
+    training accuracies of :func:`memlib.noise.timeline`; ``measure(model)`` may add numbers of its own (a dict),
+    e.g. the test accuracy of a model that must be evaluated in a particular mode. Retraining after a rewind to k runs the same schedule
     as the dense run, from the start (Frankle et al. 2020 run its last T − k steps).
     """
     from memlib import noise as noise_module
@@ -142,17 +144,19 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     model = build_model(seed)
     pairs = prunable(model, exclude_output)
     sizes = [m.weight.numel() for m, _ in pairs]
-    checkpoints = Checkpoints([0] if step is None else [step])
+    checkpoints = Checkpoints([] if step in (None, "random") else [step])
     result = Result([])
     for r in range(rounds + 1):
         if r > 0:
             kept = _targets(sizes, (1 - fraction) ** r, scope)
             counts = _removals(pairs, kept, scope)
             _prune(pairs, counts, criterion, scope, torch.Generator().manual_seed(seed * 1000 + r))
-            rewind_state = build_model(seed + 10_000 * r).state_dict() if step is None else checkpoints.states[step]
-            rewind_to(model, rewind_state)
+            if step == "random":
+                rewind_to(model, build_model(seed + 10_000 * r).state_dict())
+            elif step is not None:
+                rewind_to(model, checkpoints.states[step])
         history = train(model, [checkpoints] if r == 0 else [])
-        if r == 0 and step is not None and step not in checkpoints.states:
+        if r == 0 and isinstance(step, int) and step not in checkpoints.states:
             raise ValueError(f"rewind={rewind} is past the end of training ({history.epochs} epochs)")
         record = {"round": r, "remaining": 1.0 - sparsity(model, pairs),
                   "test": float(history.test_accuracy[-1]), "best_test": float(history.test_accuracy.max())}
@@ -160,6 +164,8 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
             last = noise_module.timeline(history, noisy).iloc[-1]
             record.update(clean=float(last["clean"]), memorized=float(last["memorized"]),
                           true_label=float(last["true_label"]))
+        if measure is not None:
+            record.update(measure(model))
         result.records.append(record)
         result.masks.append(masks(model, pairs))
     result.model = model
@@ -167,13 +173,14 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
 
 
 def _rewind_step(rewind):
+    """The checkpoint step to rewind to, "random" or None (no reset)."""
     if rewind == "init":
         return 0
-    if rewind == "random":
-        return None
+    if rewind in ("random", None):
+        return rewind
     if isinstance(rewind, int) and not isinstance(rewind, bool) and rewind >= 0:
         return rewind
-    raise ValueError(f"rewind must be 'init', 'random' or a non-negative iteration (int); got {rewind!r}")
+    raise ValueError(f"rewind must be 'init', 'random', None or a non-negative iteration (int); got {rewind!r}")
 
 
 def _check_fraction(fraction):

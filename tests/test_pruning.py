@@ -178,3 +178,14 @@ def test_bad_arguments_raise_clear_errors(tiny):
         pruning.prunable(torch.nn.Sequential(torch.nn.ReLU()))
     with pytest.raises(ValueError, match="lacks"):
         pruning.rewind_to(copy.deepcopy(model), {"0.weight": torch.zeros(1)})
+
+
+def test_without_rewinding_the_survivors_keep_their_trained_values(tiny):
+    train, starts = spy(tiny)
+    ends = []
+    result = pruning.imp(lenet, train, rounds=1, fraction=0.5, rewind=None,
+                         measure=lambda model: ends.append([pruning.effective_weight(m).detach().clone()
+                                                            for m, _ in pruning.prunable(model)]) or {"extra": 1.0})
+    for start, trained, keep in zip(starts[1], ends[0], result.masks[1].values()):
+        assert torch.equal(start, trained * keep)
+    assert [record["extra"] for record in result.records] == [1.0, 1.0]
