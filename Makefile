@@ -8,6 +8,8 @@ PROFILE ?= quick
 export PYTHONPATH := $(CURDIR)
 export MEMLIB_PROGRESS ?= 0
 export MEMLIB_WIDGETS ?= static
+# The quick profile's networks are tiny: one CPU thread each is as fast, and does not thrash when jobs share cores.
+export OMP_NUM_THREADS ?= 1
 # Jupyter-cache hashes only code cells: keep one execution cache per profile and memlib version.
 MEMLIB_HASH = $(shell cat memlib/*.py | sha1sum | cut -c1-12)
 CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)

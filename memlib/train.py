@@ -166,7 +166,7 @@ def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
     mode; returns ``(predictions, losses)`` on the evaluation device. The model's train/eval mode is restored."""
     device = torch.device(device) if device else next(model.parameters()).device
     labels = data.y if labels is None else torch.as_tensor(labels)
-    x, labels = data.x.to(device), labels.to(device)
+    x, labels = _memory_format(model, data.x.to(device)), labels.to(device)
     was_training = model.training
     model.eval()
     predictions = torch.empty(len(x), dtype=torch.long, device=device)
@@ -175,7 +175,7 @@ def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
         with _autocast(device):
             for start in range(0, len(x), batch_size):
                 index = torch.arange(start, min(start + batch_size, len(x)), device=device)
-                logits = model(_memory_format(model, x[index]), index).float()
+                logits = model(x[index], index).float()
                 predictions[index] = logits.argmax(dim=1)
                 losses[index] = F.cross_entropy(logits, labels[index], reduction="none")
     finally:

@@ -157,3 +157,18 @@ def test_history_round_trips_through_a_plain_dict(tiny, tmp_path):
     torch.save(history.to_dict(), tmp_path / "h.pt")
     again = History.from_dict(torch.load(tmp_path / "h.pt", weights_only=True))
     assert torch.equal(again.predictions, history.predictions) and again.train_time == history.train_time
+
+
+def test_checkpoints_keep_the_weights_at_the_chosen_steps(tiny):
+    from memlib.train import Checkpoints
+
+    model = models.build("mlp", 4, tiny.shape, seed=0)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    keep = Checkpoints([0, 2, 9, 100])
+    fit(model, tiny, callbacks=[keep], **FAST)
+    assert sorted(keep.states) == [0, 2, 9]
+    assert all(torch.equal(keep.states[0][k], initial[k]) for k in initial)
+    assert all(torch.equal(keep.states[9][k], v) for k, v in model.state_dict().items())
+    assert not torch.equal(keep.states[2]["1.weight"], keep.states[0]["1.weight"])
+    with pytest.raises(ValueError, match="non-negative integers"):
+        Checkpoints([-1])
