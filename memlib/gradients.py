@@ -156,7 +156,9 @@ class GradientProbe(Callback):
         self._reset()
 
     def _reset(self):
-        self._sums = {subset: [torch.zeros_like(p) for p in self._parameters] for subset in ("clean", "noisy")}
+        # The epoch's gradient sums, all parameters flattened into one vector per subset.
+        size = sum(p.numel() for p in self._parameters)
+        self._clean, self._noisy = (self._parameters[0].new_zeros(size) for _ in range(2))
         self._steps = 0
 
     def backward(self, state, losses):
@@ -165,21 +167,27 @@ class GradientProbe(Callback):
         noisy_part = losses.masked_fill(~noisy, 0.0).sum() / len(losses)
         scaler = state.scaler
         scaler.scale(clean_part).backward(retain_graph=True)
-        clean = [_grad(p).clone() for p in self._parameters]
+        clean = self._flat_gradient()
         scaler.scale(noisy_part).backward()
-        full = [_grad(p) for p in self._parameters]
-        if scaler.is_enabled() and not all(bool(torch.isfinite(g).all()) for g in full):
-            return  # an fp16 overflow: the scaler skips this step, and so does the probe
-        unscale = 1.0 / scaler.get_scale() if scaler.is_enabled() else 1.0
-        for clean_sum, noisy_sum, c, f in zip(self._sums["clean"], self._sums["noisy"], clean, full):
-            clean_sum.add_(c, alpha=unscale)
-            noisy_sum.add_(f, alpha=unscale).sub_(c, alpha=unscale)
+        full = self._flat_gradient()
+        unscale = 1.0
+        if scaler.is_enabled():
+            if not bool(torch.isfinite(full).all()):
+                return  # an fp16 overflow: the scaler skips this step, and so does the probe
+            unscale = 1.0 / scaler.get_scale()
+        self._clean.add_(clean, alpha=unscale)
+        self._noisy.add_(full, alpha=unscale).sub_(clean, alpha=unscale)
         self._steps += 1
+
+    def _flat_gradient(self):
+        return torch.cat([(torch.zeros_like(p) if p.grad is None else p.grad).flatten() for p in self._parameters])
 
     def on_epoch_end(self, state):
         steps = max(self._steps, 1)
-        self.gradients = {subset: {name: total / steps for name, total in zip(self._names, totals)}
-                          for subset, totals in self._sums.items()}
+        sizes = [p.numel() for p in self._parameters]
+        self.gradients = {subset: {name: part.view_as(p) for name, p, part in
+                                   zip(self._names, self._parameters, torch.split(total / steps, sizes))}
+                          for subset, total in (("clean", self._clean), ("noisy", self._noisy))}
         cosines = layer_cosines(self.gradients["clean"], self.gradients["noisy"], self.groups)
         clean_norms = group_norms(self.gradients["clean"], self.groups)
         noisy_norms = group_norms(self.gradients["noisy"], self.groups)
@@ -197,10 +205,6 @@ class GradientProbe(Callback):
 
         return pd.DataFrame(self.rows, columns=["epoch", "group", "cosine", "clean_norm", "noisy_norm",
                                                 "noisy_share"])
-
-
-def _grad(parameter):
-    return torch.zeros_like(parameter) if parameter.grad is None else parameter.grad
 
 
 def _cosine(a, b):

@@ -138,7 +138,7 @@ def test_the_probe_leaves_training_unchanged(tiny):
     assert list(frame.columns) == ["epoch", "group", "cosine", "clean_norm", "noisy_norm", "noisy_share"]
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\(\)` before:UserWarning")
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step:UserWarning")  # skipped steps
 def test_the_probe_unscales_gradients_and_skips_overflowing_steps(tiny, monkeypatch):
     noisy = noise.symmetric(tiny.y, 0.25, 4)
     settings = dict(labels=noisy, epochs=2, lr=0.05, weight_decay=0.0, batch_size=len(tiny))
@@ -173,9 +173,11 @@ def test_the_probe_rejects_a_mask_of_the_wrong_size(tiny):
 QUICK = dict(lr=0.1, weight_decay=5e-4, batch_size=64, schedule="cosine")
 
 
-def probe_on_digits(model, epochs, digits_train, seed=0, **options):
+def probe_on_digits(model, epochs, digits_train, subset=None, seed=0, **options):
+    """One quick-profile run on digits with 10% noise; the probe splits off the mislabeled examples (or
+    ``subset``). Returns the per-epoch cosines and the subset's norm shares, epochs × groups."""
     noisy = noise.symmetric(digits_train.y, 0.1, 10, seed=seed)
-    probe = GradientProbe(noisy)
+    probe = GradientProbe(noisy.is_noisy if subset is None else subset)
     fit(models.build(model, 10, digits_train.shape, seed=seed, **options), digits_train, labels=noisy,
         epochs=epochs, seed=seed, callbacks=[probe], **QUICK)
     frame = probe.to_frame()
@@ -191,11 +193,16 @@ def test_clean_and_mislabeled_gradients_oppose_each_other_in_the_mlp(digits_trai
     assert cosines["output"].mean() < -0.5
     # The 10% mislabeled examples carry a gradient norm comparable to the clean 90%.
     assert (shares.mean() > 0.35).all()
+    # Control: a random 10% of the examples, split off the same way, opposes the rest far less.
+    chosen = torch.randperm(len(digits_train), generator=torch.Generator().manual_seed(10_000))[:144]
+    random_subset = torch.zeros(len(digits_train), dtype=torch.bool).index_fill_(0, chosen, True)
+    control, _ = probe_on_digits("mlp", 100, digits_train, subset=random_subset)
+    assert control.drop(columns="output").stack().mean() > hidden.stack().mean() + 0.4
 
 
 def test_clean_and_mislabeled_gradients_oppose_each_other_in_the_cnn(digits_train):
     """Maini et al. 2023, Fig. 3 and 2, with a conv-bn network (the chapter's quick cnn run)."""
     cosines, shares = probe_on_digits("cnn", 40, digits_train, width=16)
-    assert (cosines.mean() < -0.25).all()  # every group, including the output layer, on average over training
-    assert (cosines[["conv1", "conv2"]] < 0).all().all()
+    assert (cosines.mean() < -0.25).all()  # every group, the output layer included, on average over training
+    assert (cosines.drop(columns="output") < 0).stack().mean() >= 0.9  # nearly every hidden (group, epoch) cell
     assert (shares.mean() > 0.3).all()
