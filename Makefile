@@ -8,11 +8,15 @@ PROFILE ?= quick
 export PYTHONPATH := $(CURDIR)
 export MEMLIB_PROGRESS ?= 0
 export MEMLIB_WIDGETS ?= static
+# The quick profile's networks are tiny: one CPU thread each is as fast, and does not thrash when jobs share cores.
+export OMP_NUM_THREADS ?= 1
 # Jupyter-cache hashes only code cells: keep one execution cache per profile and memlib version.
 MEMLIB_HASH = $(shell cat memlib/*.py | sha1sum | cut -c1-12)
 CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
 
-.PHONY: setup book test clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup browser book test colab clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,14 +26,23 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 setup: $(BIN)/.installed
 
+# Debian's Chromium and ChromeDriver, for the test that opens the built book in a real browser.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+
 book: setup
 	mkdir -p $(CACHE)
 	ln -sfn cache/$(notdir $(CACHE)) _build/.jupyter_cache
 	MEMLIB_PROFILE=$(PROFILE) $(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
-test: setup
+test: setup browser
 	MEMLIB_PROFILE=$(PROFILE) $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
+
+# After changing repository.url in _config.yml (a fork): rewrite every chapter's Colab badge and setup cell.
+colab: setup
+	$(BIN)/python book/colab_cells.py
 
 clean:
 	rm -rf _build .pytest_cache

@@ -7,7 +7,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "cache", "continual", "data", "dropout", "elr", "gradients", "models", "noise",
+    "cache", "continual", "data", "dropout", "early_phase", "elr", "ensemble", "gradients", "models", "noise",
     "outliers", "plasticity", "plots", "profiles", "pruning", "train", "widgets",
 )
 

@@ -6,6 +6,12 @@ indices and reaches the layers that need them (example-tied dropout, Maini et al
 - "cnn": a small conv-BN-ReLU network that works on inputs from 8×8 to 32×32, ``width`` an option.
 - "resnet9": the KakaoBrain/FFCV ResNet-9 used by Maini et al. 2023 (about 2.27M parameters for 3×32×32 inputs).
 - "resnet20": open_lth's CIFAR ResNet-20 (Frankle et al. 2020; about 0.27M parameters).
+
+``build(..., dropout=...)`` adds the dropout layers of Maini et al. 2023, Table 3 (:mod:`memlib.dropout`):
+"standard", "sparse" or "example_tied", over features (mlp, lenet300) or channels (conv nets). They go after every
+hidden ReLU of mlp and lenet300, after every conv-BN-ReLU block of cnn, after every BasicBlock of resnet20, and in
+resnet9 after each of its six stages (both conv-BN-ReLU stems, both residual blocks, the 256-channel conv before
+its max pool, the last conv before the global pool), where the reference's dropout ResNet-9 puts them.
 """
 import inspect
 
@@ -70,55 +76,63 @@ def conv_bn(c_in, c_out, kernel_size=3, stride=1, padding=1):
                       nn.ReLU(inplace=True))
 
 
-def mlp(num_classes, in_shape, hidden=(256, 256)):
-    """Flatten, then Linear-ReLU per hidden size, then a linear output layer."""
+def _dropped(drop, num_units):
+    """The dropout layer that ``drop`` (a :func:`memlib.dropout.layer_factory`, or None) makes for ``num_units``
+    units, as a list to splice into a model: empty without dropout."""
+    return [] if drop is None else [drop(num_units)]
+
+
+def mlp(num_classes, in_shape, hidden=(256, 256), drop=None):
+    """Flatten, then Linear-ReLU(-dropout) per hidden size, then a linear output layer."""
     sizes = [int(torch.tensor(in_shape).prod()), *hidden]
     layers = [nn.Flatten()]
     for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.Linear(a, b), nn.ReLU(), *_dropped(drop, b)]
     return Sequential(*layers, nn.Linear(sizes[-1], num_classes))
 
 
-def lenet300(num_classes, in_shape):
+def lenet300(num_classes, in_shape, drop=None):
     """LeNet-300-100 (Frankle & Carbin 2019), Kaiming-normal initialization as in open_lth."""
-    return _kaiming(mlp(num_classes, in_shape, hidden=(300, 100)))
+    return _kaiming(mlp(num_classes, in_shape, hidden=(300, 100), drop=drop))
 
 
-def cnn(num_classes, in_shape, width=32):
+def cnn(num_classes, in_shape, width=32, drop=None):
     """Three conv-BN-ReLU layers (one 2×2 max pool), global average pooling, a linear layer. 8×8 inputs and up."""
     if min(in_shape[1:]) < 4:
         raise ValueError(f"cnn needs inputs of at least 4×4; got {in_shape}")
     return Sequential(
-        conv_bn(in_shape[0], width), conv_bn(width, 2 * width), nn.MaxPool2d(2), conv_bn(2 * width, 4 * width),
+        conv_bn(in_shape[0], width), *_dropped(drop, width),
+        conv_bn(width, 2 * width), *_dropped(drop, 2 * width), nn.MaxPool2d(2),
+        conv_bn(2 * width, 4 * width), *_dropped(drop, 4 * width),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * width, num_classes))
 
 
-def resnet9(num_classes, in_shape):
+def resnet9(num_classes, in_shape, drop=None):
     """The KakaoBrain/FFCV ResNet-9 of Maini et al. 2023 (their ``ResNet9``): conv-bn 64 → conv-bn 128 (k5, s2) →
     residual 2×128 → conv-bn 256 → max pool → residual 2×256 → conv-bn 128 (no padding) → adaptive max pool →
     bias-free linear → ×0.2. Needs inputs of at least 11×11."""
     if min(in_shape[1:]) < 11:
         raise ValueError(f"resnet9 needs inputs of at least 11×11; got {in_shape}")
     return Sequential(
-        conv_bn(in_shape[0], 64),
-        conv_bn(64, 128, kernel_size=5, stride=2, padding=2),
-        Residual(conv_bn(128, 128), conv_bn(128, 128)),
-        conv_bn(128, 256),
+        conv_bn(in_shape[0], 64), *_dropped(drop, 64),
+        conv_bn(64, 128, kernel_size=5, stride=2, padding=2), *_dropped(drop, 128),
+        Residual(conv_bn(128, 128), conv_bn(128, 128)), *_dropped(drop, 128),
+        conv_bn(128, 256), *_dropped(drop, 256),
         nn.MaxPool2d(2),
-        Residual(conv_bn(256, 256), conv_bn(256, 256)),
-        conv_bn(256, 128, padding=0),
+        Residual(conv_bn(256, 256), conv_bn(256, 256)), *_dropped(drop, 256),
+        conv_bn(256, 128, padding=0), *_dropped(drop, 128),
         nn.AdaptiveMaxPool2d(1), nn.Flatten(),
         nn.Linear(128, num_classes, bias=False),
         Scale(0.2))
 
 
-def resnet20(num_classes, in_shape):
+def resnet20(num_classes, in_shape, drop=None):
     """open_lth's ``cifar_resnet_20`` (Frankle et al. 2020): a 16-channel stem, three stages of three blocks at
     widths 16/32/64, global average pooling, a linear layer; Kaiming-normal weights, uniform BN scales."""
     layers, c_in = [nn.Conv2d(in_shape[0], 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU()], 16
     for stage, width in enumerate((16, 32, 64)):
         for block in range(3):
-            layers.append(BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1))
+            layers += [BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1), *_dropped(drop, width)]
             c_in = width
     model = Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
     _kaiming(model)
@@ -131,10 +145,13 @@ def resnet20(num_classes, in_shape):
 MODELS = {"mlp": mlp, "lenet300": lenet300, "cnn": cnn, "resnet9": resnet9, "resnet20": resnet20}
 
 
-def build(name, num_classes, in_shape, seed=0, **options) -> nn.Module:
+def build(name, num_classes, in_shape, seed=0, dropout=None, p=None, p_gen=None, p_mem=None, num_examples=None,
+          **options) -> nn.Module:
     """Build model ``name`` for ``num_classes`` classes and inputs of shape ``in_shape`` (C, H, W).
 
-    Weights are drawn from ``seed`` without touching the global RNG's state.
+    Weights (and dropout masks) are drawn from ``seed`` without touching the global RNG's state. ``dropout``:
+    None, "standard" or "sparse" (with ``p``), or "example_tied" (with ``p_gen``, ``p_mem`` and ``num_examples``,
+    the training set's size); the layers go where the module docstring says (Maini et al. 2023, Table 3).
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
@@ -144,13 +161,16 @@ def build(name, num_classes, in_shape, seed=0, **options) -> nn.Module:
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2; got {num_classes}")
     builder = MODELS[name]
-    allowed = list(inspect.signature(builder).parameters)[2:]
+    allowed = [option for option in list(inspect.signature(builder).parameters)[2:] if option != "drop"]
     unknown = set(options) - set(allowed)
     if unknown:
         raise ValueError(f"{name} does not take {sorted(unknown)}; its options are {allowed or 'none'}")
+    from memlib.dropout import layer_factory
+
+    drop = layer_factory(dropout, p=p, p_gen=p_gen, p_mem=p_mem, num_examples=num_examples, seed=seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return builder(num_classes, in_shape, **options)
+        return builder(num_classes, in_shape, drop=drop, **options)
 
 
 def _kaiming(model):

@@ -89,6 +89,30 @@ class Callback:
         pass
 
 
+class Checkpoints(Callback):
+    """Copies of the model's state at chosen optimizer steps (step 0: before training), in ``.states[step]``: the
+    weights to rewind to (Frankle et al. 2019, 2020) or to train again from. Steps after the end of training are
+    never reached and stay absent."""
+
+    def __init__(self, steps):
+        steps = list(steps)
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in steps):
+            raise ValueError(f"steps must be non-negative integers (optimizer steps, 0 = before training); "
+                             f"got {steps}")
+        self.steps = sorted(set(steps))
+        self.states = {}
+
+    def on_train_begin(self, state):
+        self._keep(state, 0)
+
+    def on_batch_end(self, state):
+        self._keep(state, state.step)
+
+    def _keep(self, state, step):
+        if step in self.steps:
+            self.states[step] = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+
+
 @dataclass
 class History:
     """Per-epoch records of a :func:`fit` run (all tensors on the CPU).
@@ -152,7 +176,7 @@ def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
     mode; returns ``(predictions, losses)`` on the evaluation device. The model's train/eval mode is restored."""
     device = torch.device(device) if device else next(model.parameters()).device
     labels = data.y if labels is None else torch.as_tensor(labels)
-    x, labels = data.x.to(device), labels.to(device)
+    x, labels = _memory_format(model, data.x.to(device)), labels.to(device)
     was_training = model.training
     model.eval()
     predictions = torch.empty(len(x), dtype=torch.long, device=device)
@@ -161,7 +185,7 @@ def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
         with _autocast(device):
             for start in range(0, len(x), batch_size):
                 index = torch.arange(start, min(start + batch_size, len(x)), device=device)
-                logits = model(_memory_format(model, x[index]), index).float()
+                logits = model(x[index], index).float()
                 predictions[index] = logits.argmax(dim=1)
                 losses[index] = F.cross_entropy(logits, labels[index], reduction="none")
     finally:

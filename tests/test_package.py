@@ -44,3 +44,41 @@ def test_every_notebook_is_in_the_table_of_contents():
     assert _notebooks()
     for path in _notebooks():
         assert f"notebooks/{path.stem}" in files, f"{path.name} is missing from _toc.yml"
+
+
+def _colab_cells():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_cells", ROOT / "book" / "colab_cells.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_notebook_has_the_colab_badge_and_setup_cell_from_config():
+    colab = _colab_cells()
+    for path in _notebooks():
+        cells = json.loads(path.read_text())["cells"]
+        assert cells == colab.expected_cells(path), f"{path.name} is out of date: run `make colab`"
+        assert colab.badge(path) in "".join(cells[0]["source"])
+
+
+def test_setup_cell_is_a_no_op_outside_colab_and_installs_without_pins_on_colab(monkeypatch):
+    import subprocess
+    import types
+
+    source = _colab_cells().setup_cell()
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: calls.append(command))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(source, {})
+    assert calls == []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.delenv("MEMLIB_PROFILE", raising=False)
+    monkeypatch.delenv("MEMLIB_DATA", raising=False)
+    exec(source, {})
+    (command,) = calls
+    assert command[-1].startswith("memlib @ git+https://github.com/") and not any("torch" in part for part in command)
+    import os
+
+    assert os.environ["MEMLIB_PROFILE"] == "standard" and os.environ["MEMLIB_DATA"] == "/content/data"

@@ -194,3 +194,18 @@ def test_a_loss_may_return_per_example_values_which_fit_averages(tiny):
         fit(models.build("mlp", 4, tiny.shape), tiny, loss=mean_loss, callbacks=[MeanBackward()], **FAST)
     with pytest.raises(ValueError, match="at most one callback"):
         fit(models.build("mlp", 4, tiny.shape), tiny, callbacks=[MeanBackward(), MeanBackward()], **FAST)
+
+
+def test_checkpoints_keep_the_weights_at_the_chosen_steps(tiny):
+    from memlib.train import Checkpoints
+
+    model = models.build("mlp", 4, tiny.shape, seed=0)
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    keep = Checkpoints([0, 2, 9, 100])
+    fit(model, tiny, callbacks=[keep], **FAST)
+    assert sorted(keep.states) == [0, 2, 9]
+    assert all(torch.equal(keep.states[0][k], initial[k]) for k in initial)
+    assert all(torch.equal(keep.states[9][k], v) for k, v in model.state_dict().items())
+    assert not torch.equal(keep.states[2]["1.weight"], keep.states[0]["1.weight"])
+    with pytest.raises(ValueError, match="non-negative integers"):
+        Checkpoints([-1])

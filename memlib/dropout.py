@@ -1,0 +1,230 @@
+"""Example-tied dropout (Maini et al. 2023, Sec. 6, Fig. 6) and the two baselines of their Table 3.
+
+Example-tied dropout splits a layer's units (channels of a conv map, features of a vector) in two. The first
+⌊p_gen·C⌋ are *generalization* units, on for every example. Each training example owns a fixed random subset of the
+remaining *memorization* units, every one of them kept with probability p_mem. Features shared by many examples are
+learned by the generalization units; what only one example needs (its wrong label, say) can go to the memorization
+units that example owns, and dropping those units at test time removes it.
+
+Modes (:func:`set_mode` switches every example-tied layer of a model):
+
+- "train": the example's own mask, no rescaling (needs the example indices);
+- "test": every unit on, memorization units scaled by p_mem (their expected mask);
+- "drop": memorization units zeroed, generalization units scaled by (p_gen + p_mem)/p_gen.
+
+The layer's mode alone decides what it does; ``model.train()`` / ``model.eval()`` leave it alone (BatchNorm and the
+baselines still follow them). So :func:`memlib.train.evaluate`, and hence the per-epoch records of
+:func:`memlib.train.fit`, which pass each example's position in its dataset as its index, see the training examples
+through their own masks while the layers are in "train" mode. Indices into another dataset (a test set) would pick
+the masks of unrelated training examples: evaluate held-out data in "test" or "drop" mode
+(``with dropout.using_mode(model, "test"): ...``), and train example-tied models without ``fit(test=...)``.
+
+The reference implementation draws each mask in a per-example Python loop, reseeding the global RNG with the example
+index, and keeps float masks of the full activation shape, copied to the GPU every step. Here all masks are drawn
+once, from a private generator, into one boolean ``num_examples × num_units`` tensor on the model's device; a step
+gathers the batch's rows and multiplies.
+"""
+import math
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+MODES = ("train", "test", "drop")
+KINDS = ("standard", "sparse", "example_tied")
+_CHUNK = 8192  # rows of masks drawn at a time, so that drawing needs no full-size float tensor
+
+
+class ExampleTiedDropout(nn.Module):
+    """Example-tied dropout over ``num_units`` units for ``num_examples`` training examples (Maini et al. 2023,
+    Sec. 6): ⌊p_gen·num_units⌋ generalization units, always on, then memorization units, each kept for each example
+    with probability ``p_mem``. ``forward(x, index)`` takes N×C or N×C×… inputs and the examples' indices."""
+
+    takes_index = True
+
+    def __init__(self, num_examples, num_units, p_gen, p_mem, seed=0):
+        super().__init__()
+        if not (isinstance(num_examples, int) and num_examples >= 1):
+            raise ValueError(f"num_examples must be a positive integer; got {num_examples!r}")
+        if not (isinstance(num_units, int) and num_units >= 2):
+            raise ValueError(f"num_units must be an integer of at least 2; got {num_units!r}")
+        if not 0 < p_gen < 1:
+            raise ValueError(f"p_gen (the share of generalization units) must be in (0, 1); got {p_gen}")
+        if not 0 < p_mem <= 1:
+            raise ValueError(f"p_mem (the chance a memorization unit is kept for an example) must be in (0, 1]; "
+                             f"got {p_mem}")
+        num_general = math.floor(round(p_gen * num_units, 9))
+        if not 1 <= num_general < num_units:
+            raise ValueError(f"p_gen={p_gen} leaves {num_general} of {num_units} units for generalization; it must "
+                             f"leave at least one generalization and one memorization unit")
+        self.num_examples, self.num_units, self.num_general = num_examples, num_units, num_general
+        self.p_gen, self.p_mem, self.seed = float(p_gen), float(p_mem), seed
+        self.mode = "train"
+        # Masks follow from (seed, sizes, p's) alone, so they are redrawn identically rather than saved with weights.
+        self.register_buffer("masks", self._draw_masks(), persistent=False)
+
+    def _draw_masks(self):
+        generator = torch.Generator().manual_seed(self.seed)
+        masks = torch.ones(self.num_examples, self.num_units, dtype=torch.bool)
+        for start in range(0, self.num_examples, _CHUNK):
+            rows = min(_CHUNK, self.num_examples - start)
+            draws = torch.rand(rows, self.num_units - self.num_general, generator=generator)
+            masks[start:start + rows, self.num_general:] = draws < self.p_mem
+        return masks
+
+    def forward(self, x, index=None):
+        if x.dim() < 2 or x.shape[1] != self.num_units:
+            raise ValueError(f"expected inputs of shape N×{self.num_units}[×…]; got {tuple(x.shape)}")
+        trailing = (1,) * (x.dim() - 2)
+        if self.mode == "train":
+            # The batch's rows only (B×C), cast through uint8: a bool→float cast is several times slower on the CPU.
+            keep = self.masks.view(torch.uint8).index_select(0, self._checked(index, len(x))).to(x.dtype)
+            return x * keep.view(len(x), self.num_units, *trailing)
+        general, memory = (1.0, self.p_mem) if self.mode == "test" else ((self.p_gen + self.p_mem) / self.p_gen, 0.0)
+        scale = torch.full((self.num_units,), memory, dtype=x.dtype, device=x.device)
+        scale[:self.num_general] = general
+        return x * scale.view(self.num_units, *trailing)
+
+    def _checked(self, index, batch):
+        if index is None:
+            raise ValueError("example-tied dropout in 'train' mode needs the examples' indices: call "
+                             "model(x, index), or switch to 'test' or 'drop' mode")
+        index = torch.as_tensor(index, device=self.masks.device)
+        if index.shape != (batch,) or index.dtype.is_floating_point or index.dtype == torch.bool:
+            raise ValueError(f"index must be {batch} integer example indices; got shape {tuple(index.shape)}, "
+                             f"{index.dtype}")
+        low, high = torch.stack(torch.aminmax(index)).tolist()  # one device sync, not two
+        if low < 0 or high >= self.num_examples:
+            raise ValueError(f"example indices must lie in [0, {self.num_examples}); got [{low}, {high}]")
+        return index
+
+    def extra_repr(self):
+        return (f"num_examples={self.num_examples}, num_units={self.num_units}, p_gen={self.p_gen}, "
+                f"p_mem={self.p_mem}, mode={self.mode!r}")
+
+
+class StandardDropout(nn.Module):
+    """Inverted dropout (Srivastava et al. 2014), elementwise, off in eval mode: the "standard dropout" row of
+    Maini et al. 2023, Table 3 (p = 0.4 there). Draws from the global RNG, which :func:`memlib.train.fit` seeds."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = _check_rate(p)
+
+    def forward(self, x):
+        return nn.functional.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class SparseMask(nn.Module):
+    """One fixed elementwise mask, the same for every example, at train and eval time, with 1/(1-p) scaling: the
+    "sparse network" row of Maini et al. 2023, Table 3 (sparsity 0.4 there). The mask is a function of ``seed``
+    and the per-example activation shape alone; it is drawn from a private generator when that shape is first
+    seen."""
+
+    def __init__(self, p, seed=0):
+        super().__init__()
+        self.p, self.seed = _check_rate(p), seed
+        self.register_buffer("mask", None, persistent=False)
+
+    def forward(self, x):
+        if self.mask is None or self.mask.shape != x.shape[1:]:
+            generator = torch.Generator().manual_seed(self.seed)
+            self.mask = (torch.rand(x.shape[1:], generator=generator) >= self.p).to(x.device)
+        return x * (self.mask.to(x.dtype) / (1 - self.p))
+
+    def extra_repr(self):
+        return f"p={self.p}, seed={self.seed}"
+
+
+def layer_factory(kind, *, p=None, p_gen=None, p_mem=None, num_examples=None, seed=0):
+    """A function ``num_units -> nn.Module`` making the dropout layers of one model (Maini et al. 2023, Table 3):
+    "standard" (:class:`StandardDropout`, needs ``p``), "sparse" (:class:`SparseMask`, needs ``p``) or
+    "example_tied" (:class:`ExampleTiedDropout`, needs ``p_gen``, ``p_mem``, ``num_examples``); None for no
+    dropout (takes none of them). Every layer it makes gets its own seed, drawn from ``seed``."""
+    needs = {None: (), "standard": ("p",), "sparse": ("p",), "example_tied": ("p_gen", "p_mem", "num_examples")}
+    if kind not in needs:
+        raise ValueError(f"unknown dropout {kind!r}; choose None or one of {', '.join(KINDS)}")
+    given = {"p": p, "p_gen": p_gen, "p_mem": p_mem, "num_examples": num_examples}
+    missing = [name for name in needs[kind] if given[name] is None]
+    extra = [name for name, value in given.items() if value is not None and name not in needs[kind]]
+    if missing or extra:
+        raise ValueError(f"dropout={kind!r} takes {', '.join(needs[kind]) or 'no rates'}"
+                         + (f"; missing {', '.join(missing)}" if missing else "")
+                         + (f"; does not take {', '.join(extra)}" if extra else ""))
+    if kind is None:
+        return None
+    seeds = torch.Generator().manual_seed(seed)
+
+    def make(num_units):
+        layer_seed = int(torch.randint(2 ** 62, (), generator=seeds))
+        if kind == "standard":
+            return StandardDropout(p)
+        if kind == "sparse":
+            return SparseMask(p, layer_seed)
+        return ExampleTiedDropout(num_examples, num_units, p_gen, p_mem, layer_seed)
+
+    return make
+
+
+def example_tied_layers(model):
+    """The model's :class:`ExampleTiedDropout` layers, in order."""
+    return [module for module in model.modules() if isinstance(module, ExampleTiedDropout)]
+
+
+def set_mode(model, mode):
+    """Put every example-tied layer of ``model`` in ``mode``: "train", "test" or "drop" (Maini et al. 2023, Sec. 6:
+    train with example masks; at test time keep all units or drop the memorization units)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    layers = example_tied_layers(model)
+    if not layers:
+        raise ValueError("the model has no ExampleTiedDropout layers; build it with dropout='example_tied'")
+    for layer in layers:
+        layer.mode = mode
+
+
+@contextmanager
+def using_mode(model, name):
+    """``with using_mode(model, "drop"): ...``: :func:`set_mode` for the block, then every layer's mode is restored."""
+    layers = example_tied_layers(model)
+    saved = [layer.mode for layer in layers]
+    set_mode(model, name)
+    try:
+        yield model
+    finally:
+        for layer, previous in zip(layers, saved):
+            layer.mode = previous
+
+
+def predictions_by_mode(model, data, modes=MODES, *, batch_size=1024) -> dict:
+    """Every example's predicted class (on the CPU) with the model's example-tied layers in each of ``modes``: the
+    before/after-dropping comparison of Maini et al. 2023, Table 3. "train" mode is meaningful only for the
+    training set the masks belong to; the layers' modes are restored afterwards."""
+    from memlib.train import evaluate
+
+    predictions = {}
+    for name in modes:
+        with using_mode(model, name):
+            predictions[name] = evaluate(model, data, batch_size=batch_size)[0].cpu()
+    return predictions
+
+
+def generalization_units(layer) -> torch.Tensor:
+    """Boolean mask over the layer's units: True for the generalization units (Maini et al. 2023, Fig. 6a)."""
+    units = torch.zeros(layer.num_units, dtype=torch.bool)
+    units[:layer.num_general] = True
+    return units
+
+
+def memorization_units(layer) -> torch.Tensor:
+    """Boolean mask over the layer's units: True for the memorization units (Maini et al. 2023, Fig. 6a)."""
+    return ~generalization_units(layer)
+
+
+def _check_rate(p):
+    if not 0 <= p < 1:
+        raise ValueError(f"p (the share of units dropped) must be in [0, 1); got {p}")
+    return float(p)

@@ -1,0 +1,257 @@
+"""Iterative magnitude pruning with rewinding: the lottery-ticket procedure (Frankle & Carbin 2019; Frankle et al.
+2020), on the masks of ``torch.nn.utils.prune``.
+
+A pruned layer keeps its dense parameter as ``weight_orig`` and a 0/1 buffer ``weight_mask``; a forward pre-hook
+sets ``weight = weight_orig * weight_mask`` before every forward pass. The optimizer updates ``weight_orig``: the
+gradient of a masked entry is zero, and weight decay only shrinks it, so the weight the network uses stays exactly
+zero. Which weights are prunable, and the global pruning rule (one magnitude threshold across the prunable layers,
+``fraction`` of the *remaining* weights per round), follow open_lth's ``sparse_global`` strategy.
+"""
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+SCOPES = ("global", "layerwise")
+CRITERIA = ("magnitude", "random")
+
+
+def prunable(model, exclude_output=None):
+    """The ``(module, "weight")`` pairs IMP may prune: the weights (not biases) of every conv and linear layer, as
+    open_lth's ``prunable_layer_names`` (Frankle & Carbin 2019). ``exclude_output`` leaves out the last linear
+    layer; by default it does so for fully-connected networks (mlp, lenet300), as open_lth's LeNet-300-100 does
+    (``pruning_layers_to_ignore="fc.weight"``), and prunes every layer of a network with convolutions (ResNet-20)."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    if exclude_output is None:
+        exclude_output = not any(isinstance(m, nn.Conv2d) for m in layers)
+    linear = [m for m in layers if isinstance(m, nn.Linear)]
+    if exclude_output and linear:
+        layers = [m for m in layers if m is not linear[-1]]
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no prunable (conv or linear) layer")
+    return [(m, "weight") for m in layers]
+
+
+def effective_weight(module, name="weight"):
+    """The weight the layer computes with: ``<name>_orig * <name>_mask`` once pruned, else the parameter."""
+    if prune.is_pruned(module) and hasattr(module, f"{name}_mask"):
+        return getattr(module, f"{name}_orig") * getattr(module, f"{name}_mask")
+    return getattr(module, name)
+
+
+def mask(module, name="weight"):
+    """The layer's 0/1 mask as a boolean tensor (all ones before it is pruned)."""
+    if hasattr(module, f"{name}_mask"):
+        return getattr(module, f"{name}_mask").bool()
+    return torch.ones_like(getattr(module, name), dtype=torch.bool)
+
+
+def masks(model, pairs=None) -> dict:
+    """Every prunable layer's boolean mask (on the CPU), keyed by the layer's name in ``model``."""
+    names = {module: name for name, module in model.named_modules()}
+    return {f"{names[m]}.{n}": mask(m, n).cpu() for m, n in (pairs or prunable(model))}
+
+
+def sparsity(model, pairs=None) -> float:
+    """The fraction of the prunable weights that are masked to zero (0 for a dense network)."""
+    kept = [mask(m, n) for m, n in (pairs or prunable(model))]
+    return 1.0 - sum(int(k.sum()) for k in kept) / sum(k.numel() for k in kept)
+
+
+def prune_magnitude(model, fraction, *, scope="global", pairs=None):
+    """Remove ``round(fraction · remaining)`` of the remaining prunable weights, those of smallest magnitude: with
+    ``scope="global"`` against one threshold over all prunable layers (open_lth's ``sparse_global``; Frankle et al.
+    2020), with ``"layerwise"`` the same fraction of each layer (Frankle & Carbin 2019, Sec. 2). Masks compose with
+    earlier rounds: pruned weights stay pruned."""
+    pairs = pairs or prunable(model)
+    _prune(pairs, _counts(pairs, _check_fraction(fraction), scope), "magnitude", scope)
+
+
+def prune_random(model, fraction, *, scope="global", seed=0, pairs=None):
+    """Remove as many weights as :func:`prune_magnitude` would, but chosen uniformly at random among the remaining
+    ones (globally, or the same count in each layer): the random-pruning baseline of Frankle & Carbin 2019 (Sec. 2)
+    and open_lth's ``randomly_prune`` branch. The choice is drawn from a generator seeded with ``seed``."""
+    pairs = pairs or prunable(model)
+    counts = _counts(pairs, _check_fraction(fraction), scope)
+    _prune(pairs, counts, "random", scope, torch.Generator().manual_seed(seed))
+
+
+def rewind_to(model, state):
+    """Load ``state`` (a dense ``state_dict``, e.g. a :class:`memlib.train.Checkpoints` state from before pruning)
+    into ``model``, keeping its masks: each pruned layer's saved ``weight`` goes into its ``weight_orig``; all other
+    parameters and buffers (biases, batch-norm statistics) are restored as they were. Rewinding to iteration 0 is
+    Frankle & Carbin 2019's reset; to iteration k, Frankle et al. 2020's."""
+    current = model.state_dict()
+    target = {}
+    for key, value in state.items():
+        key = key if key in current else f"{key}_orig"
+        if key not in current:
+            raise ValueError(f"the state has {key!r}, which the model lacks: was it saved from another architecture?")
+        target[key] = value
+    target.update({key: value for key, value in current.items() if key.endswith("_mask")})
+    missing = set(current) - set(target)
+    if missing:
+        raise ValueError(f"the state lacks {sorted(missing)}")
+    model.load_state_dict(target)
+    _refresh(model)
+
+
+@dataclass
+class Result:
+    """What :func:`imp` returns: per round (0 = dense) a record dict, the masks of that round's network, and the
+    trained model of the last round."""
+
+    records: list
+    masks: list = field(default_factory=list)
+    model: nn.Module = None
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.records)
+
+
+def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="magnitude", scope="global",
+        noisy=None, measure=None, seed=0, exclude_output=None) -> Result:
+    """Iterative magnitude pruning (Frankle & Carbin 2019, Sec. 1, "identifying winning tickets"): train; prune
+    ``fraction`` of the remaining prunable weights; reset the survivors; train again; ``rounds`` times.
+
+    ``build_model(seed)`` returns a fresh network; ``train(model, callbacks)`` trains it in place and returns its
+    :class:`memlib.train.History` (e.g. a closure over :func:`memlib.train.fit`). ``rewind`` chooses the reset:
+    ``"init"`` (the initial weights, Frankle & Carbin 2019), an int k (the weights after k optimizer steps of the
+    dense run, Frankle et al. 2020), ``"random"`` (freshly drawn weights every round, their random
+    reinitialization control) or None (no reset: the survivors keep their trained values and the schedule starts
+    again, the learning-rate rewinding of Renda et al. 2020). ``criterion="random"`` prunes at random instead of by magnitude (the random-pruning
+    control). After round r the prunable weights kept are ``round(N · (1 − fraction)^r)`` (global) or per layer
+    ``round(n_l · (1 − fraction)^r)`` (layerwise), so that rounding errors do not add up over rounds.
+
+    Each round records the share of prunable weights remaining, the final and best test accuracy and, given
+    ``noisy`` (:class:`memlib.noise.NoisyLabels` the network trains on), the final clean, memorized and true-label
+    training accuracies of :func:`memlib.noise.timeline`; ``measure(model)`` may add numbers of its own (a dict),
+    e.g. the test accuracy of a model that must be evaluated in a particular mode. Retraining after a rewind to k runs the same schedule
+    as the dense run, from the start (Frankle et al. 2020 run its last T − k steps).
+    """
+    from memlib import noise as noise_module
+    from memlib.train import Checkpoints
+
+    _check_fraction(fraction)
+    if not (isinstance(rounds, int) and rounds >= 0):
+        raise ValueError(f"rounds must be a non-negative integer; got {rounds!r}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
+    step = _rewind_step(rewind)
+    model = build_model(seed)
+    pairs = prunable(model, exclude_output)
+    sizes = [m.weight.numel() for m, _ in pairs]
+    checkpoints = Checkpoints([] if step in (None, "random") else [step])
+    result = Result([])
+    for r in range(rounds + 1):
+        if r > 0:
+            kept = _targets(sizes, (1 - fraction) ** r, scope)
+            counts = _removals(pairs, kept, scope)
+            _prune(pairs, counts, criterion, scope, torch.Generator().manual_seed(seed * 1000 + r))
+            if step == "random":
+                rewind_to(model, build_model(seed + 10_000 * r).state_dict())
+            elif step is not None:
+                rewind_to(model, checkpoints.states[step])
+        history = train(model, [checkpoints] if r == 0 else [])
+        if r == 0 and isinstance(step, int) and step not in checkpoints.states:
+            raise ValueError(f"rewind={rewind} is past the end of training ({history.epochs} epochs)")
+        record = {"round": r, "remaining": 1.0 - sparsity(model, pairs),
+                  "test": float(history.test_accuracy[-1]), "best_test": float(history.test_accuracy.max())}
+        if noisy is not None:
+            last = noise_module.timeline(history, noisy).iloc[-1]
+            record.update(clean=float(last["clean"]), memorized=float(last["memorized"]),
+                          true_label=float(last["true_label"]))
+        if measure is not None:
+            record.update(measure(model))
+        result.records.append(record)
+        result.masks.append(masks(model, pairs))
+    result.model = model
+    return result
+
+
+def _rewind_step(rewind):
+    """The checkpoint step to rewind to, "random" or None (no reset)."""
+    if rewind == "init":
+        return 0
+    if rewind in ("random", None):
+        return rewind
+    if isinstance(rewind, int) and not isinstance(rewind, bool) and rewind >= 0:
+        return rewind
+    raise ValueError(f"rewind must be 'init', 'random', None or a non-negative iteration (int); got {rewind!r}")
+
+
+def _check_fraction(fraction):
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction (of the remaining weights to prune) must be in (0, 1); got {fraction}")
+    return fraction
+
+
+def _check_scope(scope):
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+
+
+def _counts(pairs, fraction, scope):
+    """How many weights one round removes: round(fraction · remaining), in all or in each layer."""
+    _check_scope(scope)
+    remaining = [int(mask(m, n).sum()) for m, n in pairs]
+    if scope == "global":
+        return round(fraction * sum(remaining))
+    return [round(fraction * k) for k in remaining]
+
+
+def _targets(sizes, share, scope):
+    """The weights to keep after pruning to ``share`` of the original count (in all or in each layer)."""
+    _check_scope(scope)
+    return round(share * sum(sizes)) if scope == "global" else [round(share * n) for n in sizes]
+
+
+def _removals(pairs, kept, scope):
+    remaining = [int(mask(m, n).sum()) for m, n in pairs]
+    if scope == "global":
+        return sum(remaining) - kept
+    return [have - keep for have, keep in zip(remaining, kept)]
+
+
+def _prune(pairs, counts, criterion, scope, generator=None):
+    """Apply one round's masks through torch.nn.utils.prune: ``counts`` weights (globally, or per layer) removed
+    among the remaining ones, by smallest magnitude or at random."""
+    if criterion == "magnitude":
+        scores = {pair: effective_weight(*pair).detach() for pair in pairs}
+        if scope == "global":
+            prune.global_unstructured(pairs, prune.L1Unstructured, importance_scores=scores, amount=counts)
+        else:
+            for pair, count in zip(pairs, counts):
+                prune.l1_unstructured(*pair, amount=count, importance_scores=scores[pair])
+    else:
+        alive = [mask(*pair).flatten() for pair in pairs]
+        if scope == "global":
+            chosen = _random_removal(torch.cat(alive), counts, generator).split([len(a) for a in alive])
+        else:
+            chosen = [_random_removal(a, c, generator) for a, c in zip(alive, counts)]
+        for (module, name), removed in zip(pairs, chosen):
+            keep = ~removed.view_as(getattr(module, name))
+            prune.custom_from_mask(module, name, keep.to(getattr(module, name).dtype))
+
+
+def _random_removal(alive, count, generator):
+    """A boolean vector marking ``count`` entries drawn uniformly among the True entries of ``alive``."""
+    index = alive.nonzero().flatten()
+    if count > len(index):
+        raise ValueError(f"cannot remove {count} weights: only {len(index)} remain")
+    order = torch.randperm(len(index), generator=generator)[:count].to(index.device)
+    removed = torch.zeros_like(alive)
+    removed[index[order]] = True
+    return removed
+
+
+def _refresh(model):
+    """Recompute every pruned layer's ``weight`` attribute from its ``weight_orig`` and mask, as the forward
+    pre-hook of torch.nn.utils.prune would."""
+    for module in model.modules():
+        for hook in module._forward_pre_hooks.values():
+            if isinstance(hook, prune.BasePruningMethod):
+                hook(module, None)

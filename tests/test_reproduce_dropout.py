@@ -1,0 +1,47 @@
+"""Maini et al. 2023, Table 3, on the embedded digits with 10% symmetric label noise (quick profile), from real
+training runs: standard dropout and a fixed sparse network fit the mislabeled examples; so does example-tied
+dropout, but dropping its memorization units forgets them while the clean examples stay learned.
+
+One hidden layer of 1024 units, trained to convergence (150 epochs, no weight decay): with dropout at p = 0.4 the
+network needs that long to fit the mislabeled digits at all.
+"""
+import pytest
+
+from memlib import dropout, models, noise
+from memlib.train import evaluate, fit
+
+HIDDEN = (1024,)
+SETTINGS = dict(epochs=150, lr=0.1, weight_decay=0.0, batch_size=64, schedule="cosine", seed=0)
+
+
+@pytest.fixture(scope="module")
+def noisy(digits_train):
+    return noise.symmetric(digits_train.y, 0.1, digits_train.num_classes, seed=0)
+
+
+def train(digits_train, noisy, method, **rates):
+    model = models.build("mlp", 10, digits_train.shape, seed=0, hidden=HIDDEN, dropout=method, **rates)
+    fit(model, digits_train, labels=noisy, **SETTINGS)
+    return model
+
+
+def clean_and_noisy_accuracy(predictions, noisy):
+    """Accuracy w.r.t. the training (noisy) labels on the correctly and on the wrongly labeled examples."""
+    hits = (predictions.cpu() == noisy.labels).float()
+    return float(hits[~noisy.is_noisy].mean()), float(hits[noisy.is_noisy].mean())
+
+
+@pytest.mark.parametrize("method", ["standard", "sparse"])
+def test_standard_dropout_and_a_sparse_network_fit_the_mislabeled_examples(digits_train, noisy, method):
+    model = train(digits_train, noisy, method, p=0.4)
+    clean, mislabeled = clean_and_noisy_accuracy(evaluate(model, digits_train)[0], noisy)
+    assert clean > 0.95 and mislabeled > 0.9
+
+
+def test_dropping_the_memorization_units_forgets_the_mislabeled_examples_only(digits_train, noisy):
+    model = train(digits_train, noisy, "example_tied", p_gen=0.4, p_mem=0.2, num_examples=len(digits_train))
+    predictions = dropout.predictions_by_mode(model, digits_train, ("train", "drop"))
+    clean, mislabeled = clean_and_noisy_accuracy(predictions["train"], noisy)
+    assert clean > 0.95 and mislabeled > 0.9  # memorized, through each example's own units
+    clean, mislabeled = clean_and_noisy_accuracy(predictions["drop"], noisy)
+    assert mislabeled < 0.2 and clean > 0.85

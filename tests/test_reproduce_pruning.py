@@ -1,0 +1,22 @@
+"""Lottery tickets on the embedded digits (quick profile): Frankle & Carbin 2019, Fig. 3 and 4, at small scale."""
+from memlib import models, pruning
+from memlib.train import fit
+
+SETTINGS = dict(epochs=10, lr=0.1, weight_decay=1e-4, batch_size=64, schedule="cosine", seed=0)
+
+
+def test_a_rewound_ticket_at_5_percent_matches_the_dense_network_and_random_reinit_does_not(
+        digits_train, digits_test):
+    def build(seed):
+        return models.build("lenet300", 10, digits_train.shape, seed=seed)
+
+    def train(model, callbacks):
+        return fit(model, digits_train, test=digits_test, callbacks=callbacks, **SETTINGS)
+
+    ticket = pruning.imp(build, train, rounds=5, fraction=0.45, rewind="init").to_frame()
+    reinit = pruning.imp(build, train, rounds=5, fraction=0.45, rewind="random").to_frame()
+    print(ticket, reinit, sep="\n")
+    dense, sparse = ticket.iloc[0], ticket.iloc[-1]
+    assert 0.045 < sparse.remaining < 0.055
+    assert sparse.test >= dense.test - 0.02
+    assert reinit.iloc[-1].test <= sparse.test - 0.02
