@@ -21,8 +21,8 @@ SCHEDULES = ("constant", "cosine", "step", "triangle")
 
 
 def cross_entropy(logits, labels, index=None):
-    """The default loss: batch-mean cross-entropy (``index`` is ignored)."""
-    return F.cross_entropy(logits, labels)
+    """The default loss: each example's cross-entropy (``index`` is ignored); :func:`fit` averages it."""
+    return F.cross_entropy(logits, labels, reduction="none")
 
 
 def schedule_factor(schedule, step, total, warmup=0.0) -> float:
@@ -49,11 +49,13 @@ def schedule_factor(schedule, step, total, warmup=0.0) -> float:
 
 @dataclass
 class TrainState:
-    """What callbacks see: the model and optimizer, the epoch (0-based), the number of optimizer steps taken so
-    far, and, after a batch, its example indices, labels, logits and loss."""
+    """What callbacks see: the model, optimizer and gradient scaler, the epoch (0-based), the number of optimizer
+    steps taken so far, and, from the backward pass of a batch on, its example indices, labels, logits and
+    (batch-mean) loss."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler = None
     epoch: int = 0
     step: int = 0
     index: torch.Tensor = None
@@ -64,7 +66,15 @@ class TrainState:
 
 
 class Callback:
-    """Hooks into :func:`fit`; override the ones you need. Each receives the :class:`TrainState`."""
+    """Hooks into :func:`fit`; override the ones you need. Each receives the :class:`TrainState`.
+
+    A callback may also define ``backward(state, losses)``, and then it runs the backward pass of every step in
+    place of ``loss.backward()``: ``losses`` holds the batch's per-example losses (so the loss must return one
+    value per example), whose mean is the training objective; the callback must leave the gradient of that mean,
+    scaled by ``state.scaler.scale``, in the parameters' ``.grad`` for the optimizer step. This lets
+    :class:`memlib.gradients.GradientProbe` split the gradient by example subset within the training step
+    (Maini et al. 2023, Sec. 3). At most one callback may define it.
+    """
 
     def on_train_begin(self, state):
         pass
@@ -195,10 +205,12 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     """Train ``model`` on ``train`` with SGD (momentum, weight decay) and a per-iteration learning-rate schedule.
 
     ``labels``: the labels to train on (a tensor or :class:`memlib.noise.NoisyLabels`), default ``train.y``.
-    ``loss``: a callable ``(logits, labels, index) -> scalar``, default cross-entropy. ``seed`` fixes the data
-    order and any dropout randomness (the global RNG is restored afterwards): the same seed gives the same numbers
-    on the CPU. On CUDA, conv nets run channels-last under autocast (bf16 where native, else fp16 with a
-    GradScaler). A NaN or infinite loss stops training with an error naming the epoch and step.
+    ``loss``: a callable ``(logits, labels, index)`` returning the batch loss or one loss per example (which fit
+    averages), default cross-entropy. ``seed`` fixes the data order and any dropout randomness (the global RNG is
+    restored afterwards): the same seed gives the same numbers on the CPU. On CUDA, conv nets run channels-last
+    under autocast (bf16 where native, else fp16 with a GradScaler). ``callbacks``: :class:`Callback` objects; one
+    of them may run the backward pass (see there). A NaN or infinite loss stops training with an error naming the
+    epoch and step.
     """
     labels = getattr(labels, "labels", labels)  # NoisyLabels → its labels
     labels = train.y if labels is None else torch.as_tensor(labels)
@@ -214,7 +226,8 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     total = epochs * steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: schedule_factor(schedule, step, total, warmup))
-    scaler = torch.amp.GradScaler("cuda", enabled=_amp_dtype(device) == torch.float16)
+    scaler = _grad_scaler(device)
+    backward = _backward_hook(callbacks)
     order = torch.Generator().manual_seed(seed)
 
     predictions = torch.empty(epochs, n, dtype=torch.long, device=device)
@@ -222,7 +235,7 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     step_losses = torch.empty(epochs, steps, device=device)
     test_accuracy = torch.full((epochs,), float("nan"), device=device)
     history = History(labels.cpu(), predictions, losses, step_losses.mean(1), test_accuracy)
-    state = TrainState(model, optimizer, history=history)
+    state = TrainState(model, optimizer, scaler, history=history)
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -236,15 +249,19 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
                 index = permutation[b * batch_size:(b + 1) * batch_size]
                 with _autocast(device):
                     logits = model(x[index], index)
-                batch_loss = loss_fn(logits.float(), y[index], index)
+                example_losses = loss_fn(logits.float(), y[index], index)
+                batch_loss = example_losses.mean() if example_losses.dim() else example_losses
+                state.index, state.labels, state.logits, state.loss = index, y[index], logits, batch_loss
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(batch_loss).backward()
+                if backward:
+                    backward(state, _per_example(example_losses, len(index)))
+                else:
+                    scaler.scale(batch_loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()
                 step_losses[epoch, b] = batch_loss.detach()
                 state.step += 1
-                state.index, state.labels, state.logits, state.loss = index, y[index], logits, batch_loss
                 _each(callbacks, "on_batch_end", state)
             _check_finite(step_losses[epoch], epoch)
             predictions[epoch], losses[epoch] = evaluate(model, train, y, batch_size=eval_batch_size)
@@ -293,6 +310,22 @@ def _check_finite(step_losses, epoch):
             f"{len(step_losses)}; lower the learning rate or check the data")
 
 
+def _backward_hook(callbacks):
+    """The ``backward`` of the one callback that runs the backward pass itself, or None."""
+    owners = [callback for callback in callbacks if callable(getattr(callback, "backward", None))]
+    if len(owners) > 1:
+        names = ", ".join(type(owner).__name__ for owner in owners)
+        raise ValueError(f"at most one callback may run the backward pass; got {len(owners)}: {names}")
+    return owners[0].backward if owners else None
+
+
+def _per_example(losses, batch_size):
+    if losses.shape != (batch_size,):
+        raise ValueError(f"a callback that runs the backward pass needs one loss per example (shape "
+                         f"({batch_size},)); the loss returned shape {tuple(losses.shape)}")
+    return losses
+
+
 def _each(callbacks, hook, state):
     for callback in callbacks:
         getattr(callback, hook, lambda state: None)(state)
@@ -302,6 +335,11 @@ def _amp_dtype(device):
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+
+def _grad_scaler(device):
+    """Loss scaling for fp16 autocast on CUDA; a disabled (pass-through) scaler elsewhere."""
+    return torch.amp.GradScaler("cuda", enabled=_amp_dtype(device) == torch.float16)
 
 
 def _autocast(device):

@@ -159,6 +159,43 @@ def test_history_round_trips_through_a_plain_dict(tiny, tmp_path):
     assert torch.equal(again.predictions, history.predictions) and again.train_time == history.train_time
 
 
+class MeanBackward(Callback):
+    """Runs the backward pass as fit would, recording what it was given."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def backward(self, state, losses):
+        self.shapes.append(tuple(losses.shape))
+        assert torch.allclose(losses.mean(), state.loss)
+        state.scaler.scale(losses.mean()).backward()
+
+
+def test_a_callback_can_run_the_backward_pass_on_per_example_losses(tiny):
+    plain = fit(models.build("cnn", 4, tiny.shape, seed=0), tiny, **FAST)
+    owner = MeanBackward()
+    hooked = fit(models.build("cnn", 4, tiny.shape, seed=0), tiny, callbacks=[owner], **FAST)
+    assert owner.shapes == [(16,), (16,), (8,)] * 3
+    assert torch.equal(plain.losses, hooked.losses) and torch.equal(plain.train_loss, hooked.train_loss)
+
+
+def test_a_loss_may_return_per_example_values_which_fit_averages(tiny):
+    def mean_loss(logits, labels, index):
+        return nn.functional.cross_entropy(logits, labels)
+
+    def per_example(logits, labels, index):
+        return nn.functional.cross_entropy(logits, labels, reduction="none")
+
+    a = fit(models.build("mlp", 4, tiny.shape, seed=0), tiny, loss=mean_loss, **FAST)
+    b = fit(models.build("mlp", 4, tiny.shape, seed=0), tiny, loss=per_example, **FAST)
+    assert torch.equal(a.losses, b.losses)
+    # A callback that runs the backward pass needs the per-example values; one backward owner at most.
+    with pytest.raises(ValueError, match="one loss per example"):
+        fit(models.build("mlp", 4, tiny.shape), tiny, loss=mean_loss, callbacks=[MeanBackward()], **FAST)
+    with pytest.raises(ValueError, match="at most one callback"):
+        fit(models.build("mlp", 4, tiny.shape), tiny, callbacks=[MeanBackward(), MeanBackward()], **FAST)
+
+
 def test_checkpoints_keep_the_weights_at_the_chosen_steps(tiny):
     from memlib.train import Checkpoints
 
