@@ -38,7 +38,7 @@ book: setup
 	@echo "The book: $(CURDIR)/_build/html/index.html"
 
 test: setup browser
-	MEMLIB_PROFILE=$(PROFILE) $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 tests notebooks
+	MEMLIB_PROFILE=$(PROFILE) $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 --durations=20 tests notebooks
 
 # After changing repository.url in _config.yml (a fork): rewrite every chapter's Colab badge and setup cell.
 colab: setup
