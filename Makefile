@@ -16,7 +16,7 @@ CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup browser book test colab clean
+.PHONY: setup browser book test test-gpu colab clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ book: setup
 
 test: setup browser
 	MEMLIB_PROFILE=$(PROFILE) $(BIN)/python -m pytest --nbmake --nbmake-timeout=600 --durations=20 tests notebooks
+
+# On a GPU machine: the CUDA tests and every chapter in the standard profile (datasets download to MEMLIB_DATA).
+test-gpu: setup
+	MEMLIB_GPU_TESTS=1 MEMLIB_PROFILE=standard $(BIN)/python -m pytest --nbmake --nbmake-timeout=1200 --durations=0 tests/gpu notebooks
 
 # After changing repository.url in _config.yml (a fork): rewrite every chapter's Colab badge and setup cell.
 colab: setup

@@ -1,7 +1,12 @@
+import os
+
 import pytest
 import torch
 
 from memlib import data
+
+# The CUDA tests run only when asked for (`make test-gpu`), where they fail loudly without a GPU.
+collect_ignore = [] if os.environ.get("MEMLIB_GPU_TESTS") == "1" else ["gpu"]
 
 
 @pytest.fixture(scope="session")
