@@ -67,12 +67,22 @@ def browser(tmp_path_factory):
     driver.quit()
 
 
+def _open(browser, url):
+    """Load a page and wait until it is painted: loaded, fonts ready, and its title visible."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    WebDriverWait(browser, 30, poll_frequency=0.2).until(lambda b: b.execute_script(
+        "return document.readyState === 'complete' && document.fonts.status === 'loaded'")
+        and any(h.text.strip() for h in b.find_elements(By.TAG_NAME, "h1")))
+
+
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_chapter_page_loads_with_figures_and_no_error_output(site, browser, page):
     from selenium.webdriver.common.by import By
 
-    browser.get(urljoin(site, f"{page}.html"))
-    assert any(h.text.strip() for h in browser.find_elements(By.TAG_NAME, "h1")), f"{page} has no visible title"
+    _open(browser, urljoin(site, f"{page}.html"))  # fails if no title becomes visible
     assert browser.find_elements(By.CSS_SELECTOR, "div.cell_output img"), f"{page} shows no figure"
     assert "Traceback" not in browser.find_element(By.TAG_NAME, "main").text
     assert not browser.find_elements(By.CSS_SELECTOR, ".output.stderr, .output.traceback, .output.error")
@@ -88,7 +98,7 @@ def test_static_sliders_switch_figures_when_moved(site, browser):
 
     moved = 0
     for page in CHAPTERS:
-        browser.get(urljoin(site, f"{page}.html"))
+        _open(browser, urljoin(site, f"{page}.html"))
         for slider in browser.find_elements(By.CSS_SELECTOR, ".memlib-slider"):
             range_input = slider.find_element(By.CSS_SELECTOR, "input[type=range]")
             shown = lambda: [f.get_attribute("data-index") for f in slider.find_elements(By.CSS_SELECTOR, "img")
@@ -110,9 +120,7 @@ def test_screenshot_of_a_chapter_is_saved(site, browser):
     import matplotlib.image
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.get(urljoin(site, f"{CHAPTERS[0]}.html"))
-    WebDriverWait(browser, 20).until(lambda b: b.execute_script(
-        "return document.readyState === 'complete' && document.fonts.status === 'loaded'"))
+    _open(browser, urljoin(site, f"{CHAPTERS[0]}.html"))
     path = ROOT / "_build" / "screenshots" / f"{Path(CHAPTERS[0]).name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     # Painting can lag behind the load events: retake until the page is no longer blank.
@@ -124,7 +132,7 @@ def test_bibliography_page_lists_every_reference(site, browser):
     from selenium.webdriver.common.by import By
 
     keys = re.findall(r"^@\w+\{([^,]+),", (ROOT / "book" / "references.bib").read_text(), re.MULTILINE)
-    browser.get(urljoin(site, "book/references.html"))
+    _open(browser, urljoin(site, "book/references.html"))
     entries = browser.find_elements(By.CSS_SELECTOR, "main [role=doc-biblioentry], main .citation")
     assert len(entries) == len(keys) == len(set(keys))
 
