@@ -1,5 +1,7 @@
 """A results cache: long runs are keyed by a stable hash of their configuration (DESIGN.md, "Results and
-reliability"), so re-running a notebook with the same configuration reuses results instead of retraining."""
+reliability"), so re-running a notebook with the same configuration reuses results instead of retraining. Entries
+also carry a fingerprint of memlib's source, so a result is never reused by code other than the code that made it."""
+import functools
 import hashlib
 import json
 import os
@@ -25,13 +27,22 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of memlib's own source files."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cached(config: dict, compute, root=None):
     """The stored result of ``compute()`` for ``config``, computing and storing it on a miss.
 
     Results are tensors, numbers, strings and containers of them (what ``torch.load(weights_only=True)`` reads).
     Entries are written atomically (temporary file, then rename); a corrupt or unreadable entry is recomputed.
     """
-    key = config_key(config)
+    key = f"{config_key(config)}-{code_version()}"
     path = cache_root(root) / f"{key}.pt"
     if path.exists():
         try:

@@ -23,7 +23,7 @@ def test_computes_once_then_reuses(tmp_path):
 def test_a_corrupt_entry_is_recomputed(tmp_path):
     config = {"x": 1}
     cache.cached(config, lambda: torch.ones(2), root=tmp_path)
-    path = tmp_path / f"{cache.config_key(config)}.pt"
+    path = tmp_path / f"{cache.config_key(config)}-{cache.code_version()}.pt"
     path.write_bytes(b"not a torch file")
     assert torch.equal(cache.cached(config, lambda: torch.zeros(2), root=tmp_path), torch.zeros(2))
     assert torch.equal(cache.cached(config, lambda: torch.ones(2), root=tmp_path), torch.zeros(2))
@@ -42,3 +42,9 @@ def test_root_comes_from_memlib_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path))
     cache.cached({"k": "v"}, lambda: 3)
     assert len(list(tmp_path.glob("*.pt"))) == 1
+
+
+def test_results_of_other_code_are_not_reused(tmp_path, monkeypatch):
+    cache.cached({"x": 1}, lambda: 1, root=tmp_path)
+    monkeypatch.setattr(cache, "code_version", lambda: "other-code")
+    assert cache.cached({"x": 1}, lambda: 2, root=tmp_path) == 2
