@@ -1,6 +1,7 @@
-"""Training throughput of memlib's `fit` against a plain torch DataLoader loop on the same model, data and batch size.
+"""Training throughput of memlib's `fit` against a plain torch DataLoader loop on the same model, data and batch size,
+and of K small models trained together (`memlib.ensemble.fit_many`) against K sequential `fit` runs.
 
-    python benchmarks/train_throughput.py [--repeats 3]
+    python benchmarks/train_throughput.py [--repeats 3] [--models 8]
 
 `fit` is timed with everything it does (per-example records: one eval pass over the training set per epoch); the
 DataLoader loop is the usual reference-code pattern (TensorDataset, shuffled DataLoader, SGD, cross-entropy) and
@@ -15,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from memlib import data, models
+from memlib.ensemble import fit_many
 from memlib.train import fit
 
 CASES = [
@@ -57,9 +59,24 @@ def best_rate(run, model_name, train_set, epochs, batch_size, device, repeats):
     return max(rates)
 
 
+def together_vs_sequential(model_name, train_set, count, device, epochs=10, batch_size=64):
+    """Seconds to train `count` models one after another with `fit`, and all at once with `fit_many`."""
+    settings = dict(epochs=epochs, lr=0.05, weight_decay=5e-4, batch_size=batch_size, device=device)
+    start = time.perf_counter()
+    for seed in range(count):
+        fit(models.build(model_name, train_set.num_classes, train_set.shape, seed=seed), train_set, seed=seed,
+            **settings)
+    sequential = time.perf_counter() - start
+    start = time.perf_counter()
+    fit_many([models.build(model_name, train_set.num_classes, train_set.shape, seed=s) for s in range(count)],
+             train_set, seeds=range(count), **settings)
+    return sequential, time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", type=int, default=8)
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     where = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or platform.machine()
@@ -72,6 +89,13 @@ def main():
             ours = best_rate(with_fit, model_name, train_set, epochs, batch_size, device, args.repeats)
             theirs = best_rate(dataloader_loop, model_name, train_set, epochs, batch_size, device, args.repeats)
             print(f"| {name} | {device.type} | {ours:,.0f} | {theirs:,.0f} | {ours / theirs:.2f}× |")
+    print(f"\n| {args.models} models on digits, 10 epochs | device | sequential fit (s) | fit_many (s) | speed-up |")
+    print("|---|---|---|---|---|")
+    digits = data.load("digits")
+    for model_name in ("mlp", "lenet300", "cnn"):
+        for device in devices:
+            sequential, together = together_vs_sequential(model_name, digits, args.models, device)
+            print(f"| {model_name} | {device.type} | {sequential:.2f} | {together:.2f} | {sequential / together:.2f}× |")
 
 
 if __name__ == "__main__":

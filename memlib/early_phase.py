@@ -12,13 +12,14 @@ Training"; Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket
 """
 import copy
 import math
+from abc import ABC, abstractmethod
 
 import torch
 
 from memlib.train import Callback, accuracy, fit, schedule_factor
 
 
-class StepRecorder(Callback):
+class StepRecorder(Callback, ABC):
     """Records one number after every optimizer step: ``.values[t - 1]`` belongs to step t (a CPU tensor, filled
     at the end of training). Subclasses say what to measure in :meth:`measure`."""
 
@@ -31,8 +32,9 @@ class StepRecorder(Callback):
     def on_train_end(self, state):
         self.values = torch.stack(self._values).cpu() if self._values else torch.empty(0)
 
+    @abstractmethod
     def measure(self, state) -> torch.Tensor:
-        raise NotImplementedError
+        """The number to record after this step, as a 0-d tensor (kept on the device until training ends)."""
 
 
 class GradientNorms(StepRecorder):
