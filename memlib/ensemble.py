@@ -1,10 +1,10 @@
-"""Train K small models at once: the seeds of a table, the models averaged for outlier scores.
+"""Train K small models at once: the seeds of a table, the models averaged for outlier scores, the slices they rank.
 
 :func:`fit_many` runs K independent copies of :func:`memlib.train.fit` in one pass: the K models' weights are stacked
 (``torch.func.stack_module_state``) and one vmapped forward and backward serves all of them, each model with its own
-initialization, data order, labels, momentum buffers and BatchNorm statistics. It gives the numbers K separate
-``fit`` runs give with the same seeds (to float tolerance), in much less time for small models, where per-step
-overhead, not arithmetic, dominates.
+initialization, data order, labels, training examples, momentum buffers and BatchNorm statistics. It gives the
+numbers K separate ``fit`` runs give with the same seeds (to float tolerance), in much less time for small models,
+where per-step overhead, not arithmetic, dominates.
 """
 import copy
 import math
@@ -12,17 +12,22 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from memlib.train import History, _autocast, _check_fit_arguments, default_device, schedule_factor
+from memlib.train import (History, _autocast, _check_fit_arguments, _grad_scaler, default_device, device_images,
+                          schedule_factor)
 
 
-def fit_many(models, train, *, seeds, epochs, labels=None, test=None, lr, momentum=0.9, weight_decay, batch_size,
-             schedule="cosine", warmup=0.0, device=None, eval_batch_size=1024) -> list:
-    """Train ``models`` (K modules of one architecture, no random layers) together with cross-entropy and SGD,
-    model k drawing its batches from ``seeds[k]`` exactly as ``fit(..., seed=seeds[k])`` does.
+def fit_many(models, train, *, seeds, epochs, labels=None, subsets=None, test=None, lr, momentum=0.9, weight_decay,
+             batch_size, schedule="cosine", warmup=0.0, device=None, eval_batch_size=1024) -> list:
+    """Train ``models`` (K modules of one architecture, without dropout layers) together with cross-entropy and
+    SGD, model k drawing its batches from ``seeds[k]`` exactly as ``fit(..., seed=seeds[k])`` does.
 
-    ``labels``: one tensor for all models, or K×N (e.g. a different noise draw per seed). Returns one
+    ``labels``: one tensor for all models, or K×N (e.g. a different noise draw per seed). ``subsets``: None (every
+    model trains on all of ``train``) or one set of example indices (or boolean mask) per model: model k then
+    trains as ``fit(model, train.subset(subsets[k]), labels=labels[k][subsets[k]], ...)`` would, and its records
+    cover those examples, in that order. Models whose subsets have the same size train in one pass. Returns one
     :class:`memlib.train.History` per model, and leaves the trained weights in ``models``.
     """
     models, seeds = list(models), [int(s) for s in seeds]
@@ -30,6 +35,10 @@ def fit_many(models, train, *, seeds, epochs, labels=None, test=None, lr, moment
         raise ValueError(f"need one seed per model and at least one model; got {len(models)} models, {len(seeds)} seeds")
     if len({type(m) for m in models}) != 1 or len({tuple(m.state_dict()) for m in models}) != 1:
         raise ValueError("all models must share one architecture")
+    dropped = [name for name, m in models[0].named_modules() if _is_dropout(m)]
+    if dropped:
+        raise ValueError(f"fit_many trains models without dropout layers (their randomness is drawn per model by "
+                         f"fit); found {', '.join(dropped)}: train these with memlib.train.fit")
     k = len(models)
     labels = train.y if labels is None else torch.as_tensor(labels)
     labels = labels.expand(k, -1) if labels.dim() == 1 else labels
@@ -37,54 +46,79 @@ def fit_many(models, train, *, seeds, epochs, labels=None, test=None, lr, moment
         raise ValueError(f"labels must be N or K×N with K={k}; got {tuple(labels.shape)}")
     for row in labels:
         _check_fit_arguments(train, row, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup)
+    subsets = _check_subsets(subsets, k, len(train))
     device = torch.device(device) if device else default_device()
     for model in models:
         model.to(device).train()
+    settings = dict(epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size,
+                    schedule=schedule, warmup=warmup, eval_batch_size=eval_batch_size)
+    images = device_images(models[0], train.x, device)
+    tested = (device_images(models[0], test.x, device), test.y.to(device)) if test is not None else None
+    labels = labels.to(device).long()
+    histories = [None] * k
+    for size in dict.fromkeys(len(s) for s in subsets):
+        group = [i for i in range(k) if len(subsets[i]) == size]
+        examples = torch.stack([subsets[i] for i in group]).to(device)
+        rows = torch.arange(k, device=device)[group, None]
+        trained = _fit_group([models[i] for i in group], [seeds[i] for i in group], images, examples,
+                             labels[rows, examples], tested, **settings)
+        for i, history in zip(group, trained):
+            histories[i] = history
+    return histories
 
+
+def _fit_group(models, seeds, images, examples, labels, tested, *, epochs, lr, momentum, weight_decay, batch_size,
+               schedule, warmup, eval_batch_size):
+    """One vmapped run of K models, model k on the examples ``examples[k]`` (K×M) with labels ``labels[k]``."""
+    k, n = examples.shape
+    device = images.device
     params, buffers = stack_module_state(models)
     params = {name: p.detach().requires_grad_() for name, p in params.items()}
     base = copy.deepcopy(models[0]).to("meta")
     forward = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))
-    momentum_buffers = {name: None for name in params}
-
-    x, y = train.x.to(device), labels.to(device).long()
-    n, steps = len(x), math.ceil(len(x) / batch_size)
+    # SGD is elementwise, so one optimizer over the stacked weights is K independent ones.
+    optimizer = torch.optim.SGD(params.values(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    steps = math.ceil(n / batch_size)
     total = epochs * steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: schedule_factor(schedule, step, total, warmup))
+    scaler = _grad_scaler(device)
     orders = [torch.Generator().manual_seed(seed) for seed in seeds]
     predictions = torch.empty(epochs, k, n, dtype=torch.long, device=device)
     losses = torch.empty(epochs, k, n, device=device)
     step_losses = torch.empty(epochs, steps, k, device=device)
     test_accuracy = torch.full((epochs, k), float("nan"), device=device)
-    models_axis = torch.arange(k, device=device)[:, None]
+    rows = torch.arange(k, device=device)[:, None]
     start = time.perf_counter()
-    step = 0
     for epoch in range(epochs):
         base.train()
         permutations = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(device)
         for b in range(steps):
-            index = permutations[:, b * batch_size:(b + 1) * batch_size]  # K×B
+            position = permutations[:, b * batch_size:(b + 1) * batch_size]  # K×B places in each model's examples
             with _autocast(device):
-                logits = forward(params, buffers, x[index]).float()
-            per_model = F.cross_entropy(logits.flatten(0, 1), y[models_axis, index].flatten(),
+                logits = forward(params, buffers, images.batch(examples[rows, position])).float()
+            per_model = F.cross_entropy(logits.flatten(0, 1), labels[rows, position].flatten(),
                                         reduction="none").view(k, -1).mean(1)
-            grads = torch.autograd.grad(per_model.sum(), list(params.values()))
-            rate = lr * schedule_factor(schedule, step, total, warmup)
-            with torch.no_grad():
-                for (name, p), g in zip(params.items(), grads):
-                    _sgd_step(p, g, momentum_buffers, name, rate, momentum, weight_decay)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(per_model.sum()).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
             step_losses[epoch, b] = per_model.detach()
-            step += 1
         bad = ~torch.isfinite(step_losses[epoch])
         if bool(bad.any()):
             b, model = (int(v) for v in bad.nonzero()[0])
             raise FloatingPointError(f"model {model}'s training loss became non-finite at epoch {epoch + 1}, "
                                      f"step {b + 1} of {steps}; lower the learning rate or check the data")
         base.eval()
-        predictions[epoch], losses[epoch] = _evaluate(forward, params, buffers, x, y, eval_batch_size)
-        if test is not None:
-            test_predictions, _ = _evaluate(forward, params, buffers, test.x.to(device),
-                                            test.y.to(device).expand(k, -1), eval_batch_size)
-            test_accuracy[epoch] = (test_predictions == test.y.to(device)).float().mean(1)
+        predictions[epoch], losses[epoch] = _predict(forward, params, buffers, images, examples, labels,
+                                                     eval_batch_size)
+        if tested is not None:
+            test_images, test_y = tested
+            everyone = torch.arange(len(test_y), device=device).expand(k, -1)
+            test_predictions, _ = _predict(forward, params, buffers, test_images, everyone, test_y.expand(k, -1),
+                                           eval_batch_size)
+            test_accuracy[epoch] = (test_predictions == test_y).float().mean(1)
     train_time = time.perf_counter() - start
 
     for i, model in enumerate(models):
@@ -94,29 +128,47 @@ def fit_many(models, train, *, seeds, epochs, labels=None, test=None, lr, moment
             for i in range(k)]
 
 
-def _sgd_step(p, g, buffers, name, lr, momentum, weight_decay):
-    """One step of ``torch.optim.SGD`` (no dampening, no Nesterov) on a stacked parameter."""
-    d_p = g.add(p, alpha=weight_decay) if weight_decay else g
-    if momentum:
-        if buffers[name] is None:
-            buffers[name] = d_p.clone()
-        else:
-            buffers[name].mul_(momentum).add_(d_p)
-        d_p = buffers[name]
-    p.add_(d_p, alpha=-lr)
-
-
 @torch.no_grad()
-def _evaluate(forward, params, buffers, x, y, batch_size):
-    """Every model's predictions and per-example cross-entropy on all of ``x`` (K×N each)."""
-    k, n = y.shape
-    predictions = torch.empty(k, n, dtype=torch.long, device=x.device)
-    losses = torch.empty(k, n, device=x.device)
-    with _autocast(x.device):
+def _predict(forward, params, buffers, images, examples, labels, batch_size):
+    """Every model's predictions and per-example cross-entropy on its examples (``examples``, K×N; so are both
+    results)."""
+    k, n = examples.shape
+    predictions = torch.empty(k, n, dtype=torch.long, device=images.device)
+    losses = torch.empty(k, n, device=images.device)
+    with _autocast(images.device):
         for start in range(0, n, batch_size):
             chunk = slice(start, min(start + batch_size, n))
-            logits = forward(params, buffers, x[chunk].expand(k, *x[chunk].shape)).float()
+            logits = forward(params, buffers, images.batch(examples[:, chunk])).float()
             predictions[:, chunk] = logits.argmax(-1)
-            losses[:, chunk] = F.cross_entropy(logits.flatten(0, 1), y[:, chunk].flatten(),
+            losses[:, chunk] = F.cross_entropy(logits.flatten(0, 1), labels[:, chunk].flatten(),
                                                reduction="none").view(k, -1)
     return predictions, losses
+
+
+def _check_subsets(subsets, k, n):
+    """``subsets`` as K int64 index tensors (all of 0..n-1 for each model when None)."""
+    if subsets is None:
+        return [torch.arange(n)] * k
+    subsets = [torch.as_tensor(s) for s in subsets]
+    if len(subsets) != k:
+        raise ValueError(f"need one subset per model ({k}); got {len(subsets)}")
+    checked = []
+    for i, s in enumerate(subsets):
+        if s.dtype == torch.bool:
+            if s.shape != (n,):
+                raise ValueError(f"subset {i} is a boolean mask of shape {tuple(s.shape)}; it must have {n} entries")
+            s = s.nonzero().flatten()
+        if s.dim() != 1 or s.dtype.is_floating_point or len(s) == 0:
+            raise ValueError(f"subset {i} must be a non-empty 1-D tensor of example indices; got shape "
+                             f"{tuple(s.shape)}, {s.dtype}")
+        if int(s.min()) < 0 or int(s.max()) >= n:
+            raise ValueError(f"subset {i} holds indices outside [0, {n}): [{int(s.min())}, {int(s.max())}]")
+        checked.append(s.long().cpu())
+    return checked
+
+
+def _is_dropout(module):
+    from memlib import dropout
+
+    return isinstance(module, (nn.modules.dropout._DropoutNd, dropout.ExampleTiedDropout, dropout.StandardDropout,
+                               dropout.SparseMask))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memlib.train import Callback, _autocast, _memory_format
+from memlib.train import Callback, _autocast, device_images
 
 _STARTS_GROUP = {"conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d), "linear": (nn.Linear,)}
 _JOINS_GROUP = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
@@ -62,7 +62,7 @@ def subset_gradients(model, data, labels, subsets, *, batch_size, index=None) ->
     device = next(model.parameters()).device
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     parameters = [p for _, p in named]
-    x, y = data.x.to(device), labels.to(device).long()
+    images, y = device_images(model, data.x, device), labels.to(device).long()
     masks = {name: torch.as_tensor(mask).to(device) for name, mask in subsets.items()}
     sums = {name: [torch.zeros_like(p) for p in parameters] for name in subsets}
     buffers = {name: b.clone() for name, b in model.named_buffers()}
@@ -73,7 +73,7 @@ def subset_gradients(model, data, labels, subsets, *, batch_size, index=None) ->
             for start in range(0, len(index), batch_size):
                 batch = index[start:start + batch_size].to(device)
                 with _autocast(device):
-                    logits = model(_memory_format(model, x[batch]), batch)
+                    logits = model(images.batch(batch), batch)
                 losses = F.cross_entropy(logits.float(), y[batch], reduction="none")
                 for k, (name, mask) in enumerate(masks.items()):
                     part = losses.masked_fill(~mask[batch], 0.0).sum() / len(batch)

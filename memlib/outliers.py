@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
+from memlib.ensemble import fit_many
 from memlib.models import build
-from memlib.train import fit
 
 NORMS = (2, math.inf)
 
@@ -60,20 +60,20 @@ def holdout_ensemble(train_set, count, model="mlp", *, seed=0, model_options=Non
     Models come in pairs trained on complementary halves, so with two or more models every example is held out by
     at least one. Returns ``(models, held_out)``, ``held_out`` a boolean count × N mask (True: model m did not train
     on example i), ready for :func:`confidence`. ``model`` and ``model_options`` go to :func:`memlib.models.build`,
-    ``fit_options`` to :func:`memlib.train.fit`; model m uses seed ``seed + m``.
+    ``fit_options`` to :func:`memlib.ensemble.fit_many`, which trains them together; model m uses seed ``seed + m``.
     """
     if not (isinstance(count, int) and count >= 1):
         raise ValueError(f"count must be a positive integer; got {count!r}")
-    ensemble, held_out = [], torch.zeros(count, len(train_set), dtype=torch.bool)
+    halves, held_out = [], torch.ones(count, len(train_set), dtype=torch.bool)
     for m in range(count):
         if m % 2 == 0:
             order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed + m))
         half = order[: len(order) // 2] if m % 2 == 0 else order[len(order) // 2:]
-        held_out[m] = True
-        held_out[m, half] = False
-        network = build(model, train_set.num_classes, train_set.shape, seed=seed + m, **(model_options or {}))
-        fit(network, train_set.subset(half), seed=seed + m, **fit_options)
-        ensemble.append(network)
+        halves.append(half.sort().values)  # in dataset order: model m is fit on train_set.subset(~held_out[m])
+        held_out[m, halves[m]] = False
+    seeds = [seed + m for m in range(count)]
+    ensemble = [build(model, train_set.num_classes, train_set.shape, seed=s, **(model_options or {})) for s in seeds]
+    fit_many(ensemble, train_set, seeds=seeds, subsets=halves, **fit_options)
     return ensemble, held_out
 
 

@@ -1,11 +1,14 @@
 """The training engine: :func:`fit` with per-example records, learning-rate schedules and callbacks.
 
-Data stays on the device and batches are drawn by index from a seeded generator (no DataLoader), in the manner of
+Data stays on the device (:class:`memlib.batches.DeviceImages`: uint8 for 8-bit images) and batches are drawn by
+index from a seeded generator (no DataLoader), optionally cropped and flipped on the device, in the manner of
 KellerJordan/cifar10-airbench; the example index rides along with every batch so that example-tied dropout
-(Maini et al. 2023) and ELR (Liu et al. 2020) can use it. At the end of every epoch the whole training set is
-evaluated without dropout, giving the per-example records (prediction and loss) from which the book reads
+(Maini et al. 2023) and ELR (Liu et al. 2020) can use it. The inner loop never waits for the device: losses and
+records are written into device buffers and read once per epoch. At the end of every epoch the whole training set
+is evaluated without dropout, giving the per-example records (prediction and loss) from which the book reads
 memorization: an example is memorized when the network predicts its noisy label.
 """
+import functools
 import math
 import os
 import sys
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from memlib.batches import CropFlip, DeviceImages
 
 SCHEDULES = ("constant", "cosine", "step", "triangle")
 
@@ -170,22 +175,28 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@torch.no_grad()
 def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
     """Every example's predicted class and cross-entropy loss (w.r.t. ``labels``, default ``data.y``), in eval
     mode; returns ``(predictions, losses)`` on the evaluation device. The model's train/eval mode is restored."""
     device = torch.device(device) if device else next(model.parameters()).device
     labels = data.y if labels is None else torch.as_tensor(labels)
-    x, labels = _memory_format(model, data.x.to(device)), labels.to(device)
+    return _predict(model, device_images(model, data.x, device), labels.to(device), batch_size)
+
+
+@torch.no_grad()
+def _predict(model, images, labels, batch_size, forward=None):
+    """:func:`evaluate` on images already on the device (:class:`memlib.batches.DeviceImages`)."""
+    forward = forward or _forward
+    device = images.device
     was_training = model.training
     model.eval()
-    predictions = torch.empty(len(x), dtype=torch.long, device=device)
-    losses = torch.empty(len(x), device=device)
+    predictions = torch.empty(len(images), dtype=torch.long, device=device)
+    losses = torch.empty(len(images), device=device)
     try:
         with _autocast(device):
-            for start in range(0, len(x), batch_size):
-                index = torch.arange(start, min(start + batch_size, len(x)), device=device)
-                logits = model(x[index], index).float()
+            for start in range(0, len(images), batch_size):
+                index = torch.arange(start, min(start + batch_size, len(images)), device=device)
+                logits = forward(model, images.batch(index), index).float()
                 predictions[index] = logits.argmax(dim=1)
                 losses[index] = F.cross_entropy(logits, labels[index], reduction="none")
     finally:
@@ -201,34 +212,43 @@ def accuracy(model, data, labels=None, *, batch_size=1024) -> float:
 
 
 def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum=0.9, weight_decay, batch_size,
-        schedule="cosine", warmup=0.0, seed=0, device=None, callbacks=(), eval_batch_size=1024) -> History:
+        schedule="cosine", warmup=0.0, seed=0, device=None, callbacks=(), eval_batch_size=1024, augment=None,
+        compile=False) -> History:
     """Train ``model`` on ``train`` with SGD (momentum, weight decay) and a per-iteration learning-rate schedule.
 
     ``labels``: the labels to train on (a tensor or :class:`memlib.noise.NoisyLabels`), default ``train.y``.
     ``loss``: a callable ``(logits, labels, index)`` returning the batch loss or one loss per example (which fit
-    averages), default cross-entropy. ``seed`` fixes the data order and any dropout randomness (the global RNG is
-    restored afterwards): the same seed gives the same numbers on the CPU. On CUDA, conv nets run channels-last
-    under autocast (bf16 where native, else fp16 with a GradScaler). ``callbacks``: :class:`Callback` objects; one
-    of them may run the backward pass (see there). A NaN or infinite loss stops training with an error naming the
-    epoch and step.
+    averages), default cross-entropy. ``seed`` fixes the data order, the augmentation and any dropout randomness
+    (the global RNG is restored afterwards): the same seed gives the same numbers on the CPU. ``augment``: None (as
+    in Maini et al. 2023) or a :class:`memlib.batches.CropFlip`, applied on the device to training batches only.
+    On CUDA, conv nets run channels-last under autocast (bf16 where native, else fp16 with a GradScaler).
+    ``compile=True`` runs forward and backward through ``torch.compile``, compiled once per architecture and reused
+    by every later run (other seeds, other weights). ``callbacks``: :class:`Callback` objects; one of them may run
+    the backward pass (see there). A NaN or infinite loss stops training with an error naming the epoch and step.
     """
     labels = getattr(labels, "labels", labels)  # NoisyLabels → its labels
     labels = train.y if labels is None else torch.as_tensor(labels)
     _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup)
+    if augment is not None and not isinstance(augment, CropFlip):
+        raise ValueError(f"augment must be None or a memlib.batches.CropFlip; got {augment!r}")
     device = torch.device(device) if device else default_device()
     model.to(device)
     if device.type == "cuda" and _has_conv(model):
         model.to(memory_format=torch.channels_last)
-    x, y = _memory_format(model, train.x.to(device)), labels.to(device).long()
+    images, y = device_images(model, train.x, device), labels.to(device).long()
+    test_images = device_images(model, test.x, device) if test is not None else None
+    test_y = test.y.to(device) if test is not None else None
+    forward = compiled_forward() if compile else _forward
     loss_fn = loss or cross_entropy
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    n, steps = len(x), math.ceil(len(x) / batch_size)
+    n, steps = len(images), math.ceil(len(images) / batch_size)
     total = epochs * steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: schedule_factor(schedule, step, total, warmup))
     scaler = _grad_scaler(device)
     backward = _backward_hook(callbacks)
     order = torch.Generator().manual_seed(seed)
+    crops = torch.Generator(device).manual_seed(seed) if augment else None
 
     predictions = torch.empty(epochs, n, dtype=torch.long, device=device)
     losses = torch.empty(epochs, n, device=device)
@@ -248,7 +268,7 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
             for b in range(steps):
                 index = permutation[b * batch_size:(b + 1) * batch_size]
                 with _autocast(device):
-                    logits = model(x[index], index)
+                    logits = forward(model, images.batch(index, augment, crops), index)
                 example_losses = loss_fn(logits.float(), y[index], index)
                 batch_loss = example_losses.mean() if example_losses.dim() else example_losses
                 state.index, state.labels, state.logits, state.loss = index, y[index], logits, batch_loss
@@ -264,10 +284,10 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
                 state.step += 1
                 _each(callbacks, "on_batch_end", state)
             _check_finite(step_losses[epoch], epoch)
-            predictions[epoch], losses[epoch] = evaluate(model, train, y, batch_size=eval_batch_size)
-            if test is not None:
-                test_predictions, _ = evaluate(model, test, batch_size=eval_batch_size)
-                test_accuracy[epoch] = (test_predictions == test.y.to(device)).float().mean()
+            predictions[epoch], losses[epoch] = _predict(model, images, y, eval_batch_size, forward)
+            if test_images is not None:
+                test_predictions, _ = _predict(model, test_images, test_y, eval_batch_size, forward)
+                test_accuracy[epoch] = (test_predictions == test_y).float().mean()
             _each(callbacks, "on_epoch_end", state)
             if bar.disable is False:
                 bar.set_postfix(loss=f"{float(step_losses[epoch].mean()):.3f}",
@@ -277,6 +297,24 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     history.train_loss, history.test_accuracy = step_losses.mean(1).cpu(), test_accuracy.cpu()
     history.train_time = time.perf_counter() - start
     return history
+
+
+def device_images(model, x, device) -> DeviceImages:
+    """``x`` held on ``device`` for ``model``: channels-last batches for conv nets on CUDA."""
+    device = torch.device(device)
+    return DeviceImages(x, device, channels_last=device.type == "cuda" and _has_conv(model))
+
+
+def _forward(model, x, index):
+    return model(x, index)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_forward():
+    """``model(x, index)`` through ``torch.compile``, one compiled function for the whole process: its graphs are
+    guarded on the architecture and the shapes, not on the weights, so a run with new weights (another seed, a
+    rewound ticket) reuses them instead of compiling again."""
+    return torch.compile(_forward)
 
 
 def _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup):
@@ -349,12 +387,6 @@ def _autocast(device):
 
 def _has_conv(model):
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
-
-
-def _memory_format(model, x):
-    if x.is_cuda and x.dim() == 4 and _has_conv(model):
-        return x.contiguous(memory_format=torch.channels_last)
-    return x
 
 
 def progress_enabled() -> bool:

@@ -1,5 +1,4 @@
 import gzip
-import pickle
 import urllib.error
 
 import numpy as np
@@ -110,20 +109,9 @@ def test_mnist_format_files_load_from_root(tmp_path, name, folder, compress):
     assert ds.y.tolist() == labels.tolist()
 
 
-def _write_cifar(folder, rng):
-    folder.mkdir(parents=True)
-    batches = {}
-    for file in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"data": rng.integers(0, 256, (3, 3072)).astype(np.uint8), "labels": list(rng.integers(0, 10, 3))}
-        with open(folder / file, "wb") as f:
-            pickle.dump(batch, f)
-        batches[file] = batch
-    return batches
-
-
-def test_cifar10_pickles_load_from_memlib_data(tmp_path, monkeypatch):
-    batches = _write_cifar(tmp_path / "cifar-10-batches-py", np.random.default_rng(0))
-    monkeypatch.setenv("MEMLIB_DATA", str(tmp_path))
+def test_cifar10_pickles_load_from_memlib_data(cifar_files, monkeypatch):
+    root, batches = cifar_files
+    monkeypatch.setenv("MEMLIB_DATA", str(root))
     train = data.load("cifar10")
     assert len(train) == 15 and train.shape == (3, 32, 32) and train.classes[0] == "airplane"
     first = torch.tensor(batches["data_batch_1"]["data"][0].reshape(3, 32, 32) / 255, dtype=torch.float32)

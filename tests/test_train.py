@@ -209,3 +209,53 @@ def test_checkpoints_keep_the_weights_at_the_chosen_steps(tiny):
     assert not torch.equal(keep.states[2]["1.weight"], keep.states[0]["1.weight"])
     with pytest.raises(ValueError, match="non-negative integers"):
         Checkpoints([-1])
+
+
+class InputRecorder(nn.Module):
+    """A linear model that remembers its inputs, in training and in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(64, 4)
+        self.seen = {True: [], False: []}
+
+    def forward(self, x, index=None):
+        self.seen[self.training].append((x.clone(), index.clone()))
+        return self.linear(x.flatten(1))
+
+
+def test_augmentation_changes_training_batches_only_and_is_seeded(tiny):
+    from memlib.batches import CropFlip
+
+    model = InputRecorder()
+    history = fit(model, tiny, augment=CropFlip(padding=2), **FAST)
+    changed = torch.cat([(x != tiny.x[index]).flatten(1).any(1) for x, index in model.seen[True]])
+    assert changed.float().mean() > 0.5  # most training examples arrive translated or mirrored
+    assert all(torch.equal(x, tiny.x[index]) for x, index in model.seen[False])  # records: the plain images
+    assert torch.equal(history.predictions[-1], train.evaluate(model, tiny)[0])
+
+    def run(seed, augment=CropFlip()):
+        return fit(models.build("mlp", 4, tiny.shape, seed=0), tiny, seed=seed, augment=augment, **FAST).losses
+
+    assert torch.equal(run(0), run(0))
+    assert not torch.equal(run(0), run(1)) and not torch.equal(run(0), run(0, augment=None))
+    with pytest.raises(ValueError, match="CropFlip"):
+        fit(models.build("mlp", 4, tiny.shape), tiny, augment="crop", **FAST)
+
+
+def test_compiled_training_matches_eager_and_compiles_once_for_every_seed(tiny):
+    from torch._dynamo.utils import counters
+
+    settings = {**FAST, "batch_size": 20}  # 40 examples: no smaller last batch, one shape to compile for
+
+    def run(seed, compiled):
+        model = models.build("mlp", 4, tiny.shape, seed=seed)
+        return fit(model, tiny, test=tiny, seed=seed, compile=compiled, **settings)
+
+    first = run(0, True)
+    graphs = counters["stats"]["unique_graphs"]
+    second = run(1, True)
+    assert graphs > 0 and counters["stats"]["unique_graphs"] == graphs  # the new weights reuse the graphs
+    for compiled, eager in ((first, run(0, False)), (second, run(1, False))):
+        assert torch.allclose(compiled.losses, eager.losses, atol=1e-5)
+        assert torch.equal(compiled.predictions, eager.predictions)

@@ -1,0 +1,104 @@
+"""How batches reach the model (DESIGN.md, "The training engine"), in the manner of KellerJordan/cifar10-airbench:
+the images stay on the device for the whole run, each batch is gathered there by example index, optionally
+randomly cropped and flipped there, and turned into float there. Nothing goes through a DataLoader or the host.
+
+- :class:`DeviceImages`: a dataset's images held on the device, as uint8 when they are 8-bit images (MNIST,
+  Fashion-MNIST and CIFAR-10 are: a quarter of the memory and bandwidth of float32), decoded per batch to the very
+  float values :mod:`memlib.data` gives, so training on them gives the same numbers.
+- :class:`CropFlip`: the standard CIFAR augmentation (random translation by up to ``padding`` pixels with zero
+  fill, and a horizontal flip with probability 1/2), drawn per example from a seeded generator, as one gather.
+"""
+from dataclasses import dataclass
+
+import torch
+
+# The float value of each 8-bit level, computed exactly as memlib.data computes images (uint8 → float32, ÷ 255).
+_LEVELS = torch.arange(256, dtype=torch.uint8).float().div_(255)
+
+
+class DeviceImages:
+    """The images ``x`` (N×C×H×W, or any N×… float tensor) on ``device``, ready to be gathered by index.
+
+    Float images whose every value is one of the 256 levels k/255 are stored as uint8 (``.eight_bit``) and decoded
+    per batch through a 256-entry table of exactly those floats; others are stored as float32. With
+    ``channels_last``, 4-D batches come out in the channels-last memory format (conv nets on CUDA).
+    """
+
+    def __init__(self, x, device, channels_last=False):
+        x = torch.as_tensor(x)
+        codes = _eight_bit_codes(x)
+        self.eight_bit = codes is not None
+        self.images = (codes if self.eight_bit else x.float()).to(device)
+        self.levels = _LEVELS.to(device)
+        self.channels_last = channels_last and x.dim() == 4
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.images.shape)
+
+    def batch(self, index, augment=None, generator=None) -> torch.Tensor:
+        """The float images at ``index`` (a tensor of example indices of any shape, on the device), cropped and
+        flipped by ``augment`` (a :class:`CropFlip`, drawing from ``generator``) when one is given."""
+        images = self.images[index]
+        if augment is not None:
+            images = augment(images.flatten(0, index.dim() - 1), generator).view(images.shape)
+        if self.eight_bit:
+            images = self.levels[images.int()]
+        if images.dim() == 4:
+            images = images.contiguous(memory_format=torch.channels_last if self.channels_last else
+                                       torch.contiguous_format)
+        return images
+
+
+def _eight_bit_codes(x):
+    """``x`` as uint8 codes k with k/255 == x exactly, or None when ``x`` is not made of such levels."""
+    if not x.is_floating_point() or x.numel() == 0:
+        return None
+    scaled = x.float() * 255
+    if bool(((scaled < 0) | (scaled > 255)).any()):
+        return None
+    codes = scaled.round_().to(torch.uint8)
+    levels = _LEVELS.to(x.device)
+    return codes if torch.equal(levels[codes.int()], x.float()) else None
+
+
+@dataclass(frozen=True)
+class CropFlip:
+    """Random translation by up to ``padding`` pixels in each direction (zero fill: pad, then crop back to size)
+    and, with ``flip``, a horizontal flip with probability 1/2; each example of a batch draws its own.
+
+    This is the augmentation of the standard CIFAR-10 recipes (torchvision's ``RandomCrop(32, padding=4)`` and
+    ``RandomHorizontalFlip``; FFCV's ``RandomTranslate`` in the ResNet-9 runs of Maini et al. 2023, who train
+    without it by default). It runs on the device as a single gather, on uint8 or float images alike.
+    """
+
+    padding: int = 4
+    flip: bool = True
+
+    def __post_init__(self):
+        if not (isinstance(self.padding, int) and self.padding >= 0):
+            raise ValueError(f"padding must be a non-negative integer; got {self.padding!r}")
+
+    def __call__(self, images, generator=None) -> torch.Tensor:
+        if images.dim() != 4:
+            raise ValueError(f"CropFlip needs N×C×H×W images; got shape {tuple(images.shape)}")
+        n, _, height, width = images.shape
+        device, p = images.device, self.padding
+        shifts = torch.randint(0, 2 * p + 1, (2, n, 1), generator=generator, device=device)
+        rows = torch.arange(height, device=device) + shifts[0]                        # n × H, in padded coordinates
+        columns = torch.arange(width, device=device).expand(n, width)
+        if self.flip:
+            flipped = torch.rand(n, 1, generator=generator, device=device) < 0.5
+            columns = torch.where(flipped, width - 1 - columns, columns)
+        columns = columns + shifts[1]                                                 # n × W
+        padded = torch.nn.functional.pad(images, (p, p, p, p)) if p else images
+        examples = torch.arange(n, device=device)[:, None, None]
+        # Advanced indices around a slice put their dimensions first: the result is n × H × W × C.
+        return padded[examples, :, rows[:, :, None], columns[:, None, :]].permute(0, 3, 1, 2)
