@@ -9,27 +9,18 @@ examples and all models, best of `--repeats`. CPU always, CUDA when present.
 import argparse
 import math
 import platform
-import time
 
 import torch
 
 from memlib import data, outliers
+from timing import seconds
 
 FIT = dict(epochs=5, lr=0.1, weight_decay=5e-4, batch_size=128, schedule="cosine")
 MODEL = dict(model="mlp", model_options=dict(hidden=(128,)))
 
 
 def best_time(run, device, repeats):
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        run()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(seconds(run, device) for _ in range(repeats))
 
 
 def main():

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from memlib import data, models
 from memlib.ensemble import fit_many
 from memlib.train import _autocast, device_images, fit
+from timing import seconds
 
 SETTINGS = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
 
@@ -88,16 +89,6 @@ def dataloader_loop(model, train_set, epochs, batch_size, device):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-
-
-def seconds(run, device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    run()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def best_rate(loop, model_name, train_set, epochs, batch_size, device, repeats):

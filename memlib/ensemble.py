@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from memlib.train import (History, _autocast, _check_fit_arguments, _grad_scaler, default_device, device_images,
-                          schedule_factor)
+from memlib.train import (History, _autocast, _check_fit_arguments, _grad_scaler, _progress, default_device,
+                          device_images, schedule_factor)
 
 
 def fit_many(models, train, *, seeds, epochs, labels=None, subsets=None, test=None, lr, momentum=0.9, weight_decay,
@@ -90,7 +90,7 @@ def _fit_group(models, seeds, images, examples, labels, tested, *, epochs, lr, m
     test_accuracy = torch.full((epochs, k), float("nan"), device=device)
     rows = torch.arange(k, device=device)[:, None]
     start = time.perf_counter()
-    for epoch in range(epochs):
+    for epoch in _progress(epochs, desc=f"fit_many {k}×{type(models[0]).__name__}"):
         base.train()
         permutations = torch.stack([torch.randperm(n, generator=g) for g in orders]).to(device)
         for b in range(steps):

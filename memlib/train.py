@@ -220,7 +220,9 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     ``loss``: a callable ``(logits, labels, index)`` returning the batch loss or one loss per example (which fit
     averages), default cross-entropy. ``seed`` fixes the data order, the augmentation and any dropout randomness
     (the global RNG is restored afterwards): the same seed gives the same numbers on the CPU. ``augment``: None (as
-    in Maini et al. 2023) or a :class:`memlib.batches.CropFlip`, applied on the device to training batches only.
+    in Maini et al. 2023), a :class:`memlib.batches.CropFlip`, or "crop-flip" for ``CropFlip()`` (the standard CIFAR
+    augmentation; a plain value that configurations and cache keys can hold), applied on the device to training
+    batches only.
     On CUDA, conv nets run channels-last under autocast (bf16 where native, else fp16 with a GradScaler).
     ``compile=True`` runs forward and backward through ``torch.compile``, compiled once per architecture and reused
     by every later run (other seeds, other weights). ``callbacks``: :class:`Callback` objects; one of them may run
@@ -229,8 +231,7 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     labels = getattr(labels, "labels", labels)  # NoisyLabels → its labels
     labels = train.y if labels is None else torch.as_tensor(labels)
     _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup)
-    if augment is not None and not isinstance(augment, CropFlip):
-        raise ValueError(f"augment must be None or a memlib.batches.CropFlip; got {augment!r}")
+    augment = _augmentation(augment)
     device = torch.device(device) if device else default_device()
     model.to(device)
     if device.type == "cuda" and _has_conv(model):
@@ -297,6 +298,14 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     history.train_loss, history.test_accuracy = step_losses.mean(1).cpu(), test_accuracy.cpu()
     history.train_time = time.perf_counter() - start
     return history
+
+
+def _augmentation(augment):
+    if augment is None or isinstance(augment, CropFlip):
+        return augment
+    if augment == "crop-flip":
+        return CropFlip()
+    raise ValueError(f"augment must be None, \"crop-flip\" or a memlib.batches.CropFlip; got {augment!r}")
 
 
 def device_images(model, x, device) -> DeviceImages:

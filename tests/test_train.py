@@ -237,7 +237,7 @@ def test_augmentation_changes_training_batches_only_and_is_seeded(tiny):
     def run(seed, augment=CropFlip()):
         return fit(models.build("mlp", 4, tiny.shape, seed=0), tiny, seed=seed, augment=augment, **FAST).losses
 
-    assert torch.equal(run(0), run(0))
+    assert torch.equal(run(0), run(0)) and torch.equal(run(0), run(0, augment="crop-flip"))
     assert not torch.equal(run(0), run(1)) and not torch.equal(run(0), run(0, augment=None))
     with pytest.raises(ValueError, match="CropFlip"):
         fit(models.build("mlp", 4, tiny.shape), tiny, augment="crop", **FAST)
