@@ -26,8 +26,13 @@ SCHEDULES = ("constant", "cosine", "step", "triangle")
 
 
 def cross_entropy(logits, labels, index=None):
-    """The default loss: each example's cross-entropy (``index`` is ignored); :func:`fit` averages it."""
+    """Each example's cross-entropy (``index`` is ignored): :func:`fit`'s loss when a callback runs the backward
+    pass on the per-example losses; otherwise fit takes the batch mean directly, which is cheaper."""
     return F.cross_entropy(logits, labels, reduction="none")
+
+
+def _mean_cross_entropy(logits, labels, index=None):
+    return F.cross_entropy(logits, labels)
 
 
 def schedule_factor(schedule, step, total, warmup=0.0) -> float:
@@ -195,10 +200,11 @@ def _predict(model, images, labels, batch_size, forward=None):
     try:
         with _autocast(device):
             for start in range(0, len(images), batch_size):
-                index = torch.arange(start, min(start + batch_size, len(images)), device=device)
+                stop = min(start + batch_size, len(images))
+                index = torch.arange(start, stop, device=device)
                 logits = forward(model, images.batch(index), index).float()
-                predictions[index] = logits.argmax(dim=1)
-                losses[index] = F.cross_entropy(logits, labels[index], reduction="none")
+                predictions[start:stop] = logits.argmax(dim=1)
+                losses[start:stop] = F.cross_entropy(logits, labels[start:stop], reduction="none")
     finally:
         model.train(was_training)
     return predictions, losses
@@ -240,7 +246,6 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     test_images = device_images(model, test.x, device) if test is not None else None
     test_y = test.y.to(device) if test is not None else None
     forward = compiled_forward() if compile else _forward
-    loss_fn = loss or cross_entropy
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     n, steps = len(images), math.ceil(len(images) / batch_size)
     total = epochs * steps
@@ -248,6 +253,7 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
         optimizer, lambda step: schedule_factor(schedule, step, total, warmup))
     scaler = _grad_scaler(device)
     backward = _backward_hook(callbacks)
+    loss_fn = loss or (cross_entropy if backward else _mean_cross_entropy)
     order = torch.Generator().manual_seed(seed)
     crops = torch.Generator(device).manual_seed(seed) if augment else None
 
@@ -270,9 +276,10 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
                 index = permutation[b * batch_size:(b + 1) * batch_size]
                 with _autocast(device):
                     logits = forward(model, images.batch(index, augment, crops), index)
-                example_losses = loss_fn(logits.float(), y[index], index)
+                batch_labels = y[index]
+                example_losses = loss_fn(logits.float(), batch_labels, index)
                 batch_loss = example_losses.mean() if example_losses.dim() else example_losses
-                state.index, state.labels, state.logits, state.loss = index, y[index], logits, batch_loss
+                state.index, state.labels, state.logits, state.loss = index, batch_labels, logits, batch_loss
                 optimizer.zero_grad(set_to_none=True)
                 if backward:
                     backward(state, _per_example(example_losses, len(index)))
