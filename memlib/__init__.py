@@ -7,8 +7,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "cache", "continual", "data", "dropout", "early_phase", "elr", "ensemble", "gradients", "models", "noise",
-    "outliers", "plasticity", "plots", "profiles", "pruning", "train", "widgets",
+    "batches", "cache", "continual", "data", "dropout", "early_phase", "elr", "ensemble", "gradients", "models",
+    "noise", "outliers", "plasticity", "plots", "profiles", "pruning", "train", "widgets",
 )
 
 __all__ = list(_SUBMODULES)

@@ -39,10 +39,6 @@ class DeviceImages:
     def device(self) -> torch.device:
         return self.images.device
 
-    @property
-    def shape(self) -> tuple:
-        return tuple(self.images.shape)
-
     def batch(self, index, augment=None, generator=None) -> torch.Tensor:
         """The float images at ``index`` (a tensor of example indices of any shape, on the device), cropped and
         flipped by ``augment`` (a :class:`CropFlip`, drawing from ``generator``) when one is given."""
