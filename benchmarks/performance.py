@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from memlib import data, models
 from memlib.ensemble import fit_many
-from memlib.train import _autocast, device_images, fit
+from memlib.train import _autocast, _has_conv, device_images, fit
 from timing import seconds
 
 SETTINGS = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -61,7 +61,7 @@ def bare_index_loop(model, train_set, epochs, batch_size, device):
     """The engine without its bookkeeping: device-resident images, seeded index batches, the same autocast and
     memory format as `fit`, no records, schedule, callbacks or checks."""
     model.to(device).train()
-    if device.type == "cuda" and any(p.dim() == 4 for p in model.parameters()):
+    if device.type == "cuda" and _has_conv(model):
         model.to(memory_format=torch.channels_last)
     images, y = device_images(model, train_set.x, device), train_set.y.to(device)
     optimizer = torch.optim.SGD(model.parameters(), **SETTINGS)

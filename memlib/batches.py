@@ -8,12 +8,16 @@ randomly cropped and flipped there, and turned into float there. Nothing goes th
 - :class:`CropFlip`: the standard CIFAR augmentation (random translation by up to ``padding`` pixels with zero
   fill, and a horizontal flip with probability 1/2), drawn per example from a seeded generator, as one gather.
 """
+import weakref
 from dataclasses import dataclass
 
 import torch
 
 # The float value of each 8-bit level, computed exactly as memlib.data computes images (uint8 → float32, ÷ 255).
 _LEVELS = torch.arange(256, dtype=torch.uint8).float().div_(255)
+# id of images already examined → (weak reference to them, their version, their uint8 codes or None): fit,
+# evaluate and accuracy are called many times on one dataset, and the exact check is a few passes over all of it.
+_CODES = {}
 
 
 class DeviceImages:
@@ -46,7 +50,7 @@ class DeviceImages:
         if augment is not None:
             images = augment(images.flatten(0, index.dim() - 1), generator).view(images.shape)
         if self.eight_bit:
-            images = self.levels[images.int()]
+            images = _decode(self.levels, images)
         if images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last if self.channels_last else
                                        torch.contiguous_format)
@@ -54,15 +58,31 @@ class DeviceImages:
 
 
 def _eight_bit_codes(x):
-    """``x`` as uint8 codes k with k/255 == x exactly, or None when ``x`` is not made of such levels."""
+    """``x`` as uint8 codes k with k/255 == x exactly, or None when ``x`` is not made of such levels; worked out
+    once per tensor, and again after an in-place change."""
+    known = _CODES.get(id(x))
+    if known is None or known[0]() is not x or known[1] != x._version:
+        forget = weakref.ref(x, lambda _, key=id(x): _CODES.pop(key, None))
+        known = _CODES[id(x)] = (forget, x._version, _find_codes(x))
+    return known[2]
+
+
+def _find_codes(x):
     if not x.is_floating_point() or x.numel() == 0:
         return None
-    scaled = x.float() * 255
-    if bool(((scaled < 0) | (scaled > 255)).any()):
+    values = x.float()
+    scaled = values * 255
+    low, high = torch.aminmax(scaled)
+    if low < 0 or high > 255:
         return None
     codes = scaled.round_().to(torch.uint8)
-    levels = _LEVELS.to(x.device)
-    return codes if torch.equal(levels[codes.int()], x.float()) else None
+    return codes if torch.equal(_decode(_LEVELS.to(x.device), codes), values) else None
+
+
+def _decode(levels, codes):
+    """The floats of uint8 ``codes`` (any shape): a gather from the 256 ``levels`` (index_select: several times
+    faster than advanced indexing on the CPU)."""
+    return levels.index_select(0, codes.reshape(-1).int()).view(codes.shape)
 
 
 @dataclass(frozen=True)

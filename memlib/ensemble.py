@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from memlib import dropout
 from memlib.train import (History, _autocast, _check_fit_arguments, _grad_scaler, _progress, default_device,
                           device_images, schedule_factor)
 
@@ -89,6 +90,9 @@ def _fit_group(models, seeds, images, examples, labels, tested, *, epochs, lr, m
     step_losses = torch.empty(epochs, steps, k, device=device)
     test_accuracy = torch.full((epochs, k), float("nan"), device=device)
     rows = torch.arange(k, device=device)[:, None]
+    if tested is not None:  # every model is scored on every test example
+        test_images, test_y = tested
+        everyone, test_labels = torch.arange(len(test_y), device=device).expand(k, -1), test_y.expand(k, -1)
     start = time.perf_counter()
     for epoch in _progress(epochs, desc=f"fit_many {k}×{type(models[0]).__name__}"):
         base.train()
@@ -114,9 +118,7 @@ def _fit_group(models, seeds, images, examples, labels, tested, *, epochs, lr, m
         predictions[epoch], losses[epoch] = _predict(forward, params, buffers, images, examples, labels,
                                                      eval_batch_size)
         if tested is not None:
-            test_images, test_y = tested
-            everyone = torch.arange(len(test_y), device=device).expand(k, -1)
-            test_predictions, _ = _predict(forward, params, buffers, test_images, everyone, test_y.expand(k, -1),
+            test_predictions, _ = _predict(forward, params, buffers, test_images, everyone, test_labels,
                                            eval_batch_size)
             test_accuracy[epoch] = (test_predictions == test_y).float().mean(1)
     train_time = time.perf_counter() - start
@@ -168,7 +170,5 @@ def _check_subsets(subsets, k, n):
 
 
 def _is_dropout(module):
-    from memlib import dropout
-
     return isinstance(module, (nn.modules.dropout._DropoutNd, dropout.ExampleTiedDropout, dropout.StandardDropout,
                                dropout.SparseMask))

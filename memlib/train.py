@@ -188,10 +188,13 @@ def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
     return _predict(model, device_images(model, data.x, device), labels.to(device), batch_size)
 
 
+def _forward(model, x, index):
+    return model(x, index)
+
+
 @torch.no_grad()
-def _predict(model, images, labels, batch_size, forward=None):
+def _predict(model, images, labels, batch_size, forward=_forward):
     """:func:`evaluate` on images already on the device (:class:`memlib.batches.DeviceImages`)."""
-    forward = forward or _forward
     device = images.device
     was_training = model.training
     model.eval()
@@ -319,10 +322,6 @@ def device_images(model, x, device) -> DeviceImages:
     """``x`` held on ``device`` for ``model``: channels-last batches for conv nets on CUDA."""
     device = torch.device(device)
     return DeviceImages(x, device, channels_last=device.type == "cuda" and _has_conv(model))
-
-
-def _forward(model, x, index):
-    return model(x, index)
 
 
 @functools.lru_cache(maxsize=None)
