@@ -11,7 +11,7 @@ export MEMLIB_WIDGETS ?= static
 # The quick profile's networks are tiny: one CPU thread each is as fast, and does not thrash when jobs share cores.
 export OMP_NUM_THREADS ?= 1
 # Jupyter-cache hashes only code cells: keep one execution cache per profile and memlib version.
-MEMLIB_HASH = $(shell cat memlib/*.py | sha1sum | cut -c1-12)
+MEMLIB_HASH = $(shell cat memlib/*.py memlib/*/*.py | sha1sum | cut -c1-12)
 CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -63,7 +63,7 @@ def bare_index_loop(model, train_set, epochs, batch_size, device):
     model.to(device).train()
     if device.type == "cuda" and _has_conv(model):
         model.to(memory_format=torch.channels_last)
-    images, y = device_images(model, train_set.x, device), train_set.y.to(device)
+    images, y = device_images(model, train_set, device), train_set.y.to(device)
     optimizer = torch.optim.SGD(model.parameters(), **SETTINGS)
     order = torch.Generator().manual_seed(0)
     for _ in range(epochs):

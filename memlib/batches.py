@@ -1,10 +1,12 @@
-"""How batches reach the model (DESIGN.md, "The training engine"), in the manner of KellerJordan/cifar10-airbench:
-the images stay on the device for the whole run, each batch is gathered there by example index, optionally
-randomly cropped and flipped there, and turned into float there. Nothing goes through a DataLoader or the host.
+"""How batches reach the model (ARCHITECTURE.md, "The training engine"), in the manner of
+KellerJordan/cifar10-airbench: the images stay on the device for the whole run, each batch is gathered there by
+example index, optionally randomly cropped and flipped there, and turned into normalized floats there. Nothing goes
+through a DataLoader or the host.
 
 - :class:`DeviceImages`: a dataset's images held on the device, as uint8 when they are 8-bit images (MNIST,
   Fashion-MNIST and CIFAR-10 are: a quarter of the memory and bandwidth of float32), decoded per batch to the very
-  float values :mod:`memlib.data` gives, so training on them gives the same numbers.
+  float values :mod:`memlib.data` gives, then normalized with the dataset's
+  :class:`memlib.data.Normalization`; for uint8 images the two steps are one gather from a table per channel.
 - :class:`CropFlip`: the standard CIFAR augmentation (random translation by up to ``padding`` pixels with zero
   fill, and a horizontal flip with probability 1/2), drawn per example from a seeded generator, as one gather.
 """
@@ -24,16 +26,21 @@ class DeviceImages:
     """The images ``x`` (N×C×H×W, or any N×… float tensor) on ``device``, ready to be gathered by index.
 
     Float images whose every value is one of the 256 levels k/255 are stored as uint8 (``.eight_bit``) and decoded
-    per batch through a 256-entry table of exactly those floats; others are stored as float32. With
-    ``channels_last``, 4-D batches come out in the channels-last memory format (conv nets on CUDA).
+    per batch through a table of exactly those floats, normalized (one row of 256 per channel); others are stored
+    as float32 and normalized per batch. ``normalization``: a :class:`memlib.data.Normalization`, or None for
+    none. With ``channels_last``, 4-D batches come out in the channels-last memory format (conv nets on CUDA).
     """
 
-    def __init__(self, x, device, channels_last=False):
+    def __init__(self, x, device, channels_last=False, normalization=None):
         x = torch.as_tensor(x)
         codes = _eight_bit_codes(x)
         self.eight_bit = codes is not None
         self.images = (codes if self.eight_bit else x.float()).to(device)
-        self.levels = _LEVELS.to(device)
+        self.normalization = normalization
+        levels = _LEVELS.to(device)
+        if normalization is not None:
+            levels = normalization(levels.expand(1, len(normalization.mean), 256)).squeeze(0)
+        self.levels = levels                     # 256 levels, or channels × 256 normalized levels
         self.channels_last = channels_last and x.dim() == 4
 
     def __len__(self) -> int:
@@ -51,6 +58,8 @@ class DeviceImages:
             images = augment(images.flatten(0, index.dim() - 1), generator).view(images.shape)
         if self.eight_bit:
             images = _decode(self.levels, images)
+        elif self.normalization is not None:
+            images = self.normalization(images)
         if images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last if self.channels_last else
                                        torch.contiguous_format)
@@ -80,9 +89,14 @@ def _find_codes(x):
 
 
 def _decode(levels, codes):
-    """The floats of uint8 ``codes`` (any shape): a gather from the 256 ``levels`` (index_select: several times
-    faster than advanced indexing on the CPU)."""
-    return levels.index_select(0, codes.reshape(-1).int()).view(codes.shape)
+    """The floats of uint8 ``codes`` (any shape; N×C×… with a table per channel): a gather from the 256
+    ``levels``, or from row c of the C×256 ``levels`` for channel c (index_select: several times faster than
+    advanced indexing on the CPU)."""
+    index = codes.int()
+    if levels.dim() == 2:
+        channel = torch.arange(levels.shape[0], device=codes.device, dtype=torch.int32) * 256
+        index = index + channel.view(1, -1, *[1] * (codes.dim() - 2))
+    return levels.reshape(-1).index_select(0, index.reshape(-1)).view(codes.shape)
 
 
 @dataclass(frozen=True)

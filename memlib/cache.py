@@ -1,6 +1,7 @@
-"""A results cache: long runs are keyed by a stable hash of their configuration (DESIGN.md, "Results and
-reliability"), so re-running a notebook with the same configuration reuses results instead of retraining. Entries
-also carry a fingerprint of memlib's source, so a result is never reused by code other than the code that made it."""
+"""A results cache: long runs are keyed by a stable hash of their configuration (ARCHITECTURE.md, "The results
+cache"), so re-running a notebook with the same configuration reuses results instead of retraining. Entries also
+carry a fingerprint of memlib's source, so a result is never reused by code other than the code that made it, and
+smoke-scale results (``MEMLIB_SMOKE=1``) are kept apart from full-scale ones."""
 import functools
 import hashlib
 import json
@@ -9,6 +10,8 @@ import tempfile
 from pathlib import Path
 
 import torch
+
+from memlib import profiles
 
 
 def cache_root(root=None) -> Path:
@@ -31,8 +34,9 @@ def config_key(config: dict) -> str:
 def code_version() -> str:
     """A hash of memlib's own source files."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -42,7 +46,7 @@ def cached(config: dict, compute, root=None):
     Results are tensors, numbers, strings and containers of them (what ``torch.load(weights_only=True)`` reads).
     Entries are written atomically (temporary file, then rename); a corrupt or unreadable entry is recomputed.
     """
-    key = f"{config_key(config)}-{code_version()}"
+    key = f"{config_key(config)}-{code_version()}{'-smoke' if profiles.smoke() else ''}"
     path = cache_root(root) / f"{key}.pt"
     if path.exists():
         try:

@@ -67,7 +67,8 @@ def permuted_pixels(train, test, count, seed=0) -> list:
     tasks = []
     for t in range(count):
         order = torch.arange(size) if t == 0 else torch.randperm(size, generator=generator)
-        shuffled = [Dataset(d.x.flatten(1)[:, order].view_as(d.x), d.y, d.classes, d.name) for d in (train, test)]
+        shuffled = [Dataset(d.x.flatten(1)[:, order].view_as(d.x), d.y, d.classes, d.name,
+                            normalization=d.normalization) for d in (train, test)]
         tasks.append(Task(f"permutation {t}", *shuffled))
     return tasks
 
@@ -121,7 +122,8 @@ class EpisodicMemory:
         if not kept or len(self) == 0:
             raise ValueError("the memory is empty: store a task first (and give it a positive capacity)")
         first = kept[0]
-        return Dataset(torch.cat([s.x for s in kept]), torch.cat([s.y for s in kept]), first.classes, first.name)
+        return Dataset(torch.cat([s.x for s in kept]), torch.cat([s.y for s in kept]), first.classes, first.name,
+                       normalization=first.normalization)
 
     def keys(self) -> torch.Tensor:
         """The binary keys (len × key_units) of the stored examples; needs ``key_sparsity``."""
@@ -150,7 +152,7 @@ class EpisodicMemory:
         recalled = (keys @ hebbian.T) / (keys @ counts)[:, None]
         pixels = stored.x[0].numel()
         return Dataset(recalled[:, :pixels].float().view_as(stored.x), recalled[:, pixels:].argmax(1),
-                       stored.classes, stored.name)
+                       stored.classes, stored.name, normalization=stored.normalization)
 
     def fidelity(self) -> dict:
         """How faithful recall is: ``own``, the mean share of a recall that comes from its own episode (its key's
@@ -190,7 +192,7 @@ class ReplayLoss:
 
     def __call__(self, logits, labels, index=None):
         pick = torch.randint(len(self.replay), (self.batch_size,), generator=self.generator).to(self.replay.y.device)
-        replayed = self.model(self.replay.x[pick]).float()
+        replayed = self.model(self.replay.normalized(self.replay.x[pick])).float()
         current = F.cross_entropy(logits, labels, reduction="sum")
         past = F.cross_entropy(replayed, self.replay.y[pick], reduction="sum").to(logits.device)
         return (current + past) / (len(labels) + self.batch_size)

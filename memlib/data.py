@@ -1,15 +1,24 @@
 """Datasets: the embedded ones (digits, synthetic) and the torchvision ones (MNIST, Fashion-MNIST, CIFAR-10).
 
 Every dataset is an in-memory :class:`Dataset` of float32 images in [0, 1], shape N×C×H×W, and int64 labels, so the
-training engine can keep it on the device and draw batches by index (DESIGN.md, "The training engine").
+training engine can keep it on the device and draw batches by index (ARCHITECTURE.md, "The training engine"). Each
+dataset also carries its input :class:`Normalization` (per-channel mean and standard deviation, as every reference
+normalizes its inputs), which the engine applies on the device to every batch it gives a model; the images
+themselves stay in [0, 1], so 8-bit images keep their uint8 storage and figures show them as they are.
+
+With ``MEMLIB_SMOKE=1`` (:func:`memlib.profiles.smoke`), :func:`load` returns a class-balanced few hundred examples
+of each split: the smoke scale at which the test suite runs every profile's code path.
 """
 import gzip
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from memlib import profiles
 
 EMBEDDED = ("digits", "synthetic")
 TORCHVISION = {
@@ -22,6 +31,49 @@ TORCHVISION = {
 }
 NAMES = EMBEDDED + tuple(TORCHVISION)
 SPLITS = ("train", "test")
+# Examples per split at smoke scale (MEMLIB_SMOKE=1): train, test.
+SMOKE_EXAMPLES = {"train": 256, "test": 128}
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Per-channel input normalization, ``(x - mean) / std``, as float32 tuples of one value per channel.
+
+    :meth:`from_images` takes the statistics of a training set; :data:`REFERENCE` holds the ones the references
+    use for the torchvision datasets.
+    """
+
+    mean: tuple
+    std: tuple
+
+    def __post_init__(self):
+        if len(self.mean) != len(self.std) or not self.mean:
+            raise ValueError(f"mean and std need one value per channel; got {self.mean} and {self.std}")
+        if not all(s > 0 for s in self.std):
+            raise ValueError(f"std must be positive; got {self.std}")
+
+    @classmethod
+    def from_images(cls, x) -> "Normalization":
+        """The per-channel mean and standard deviation of images ``x`` (N×C×H×W), rounded to 4 digits."""
+        x = torch.as_tensor(x).double().transpose(0, 1).flatten(1)
+        return cls(tuple(round(float(v), 4) for v in x.mean(1)), tuple(round(float(v), 4) for v in x.std(1)))
+
+    def __call__(self, x) -> torch.Tensor:
+        """``x`` (N×C×…) normalized, on its own device."""
+        shape = (1, len(self.mean)) + (1,) * (x.dim() - 2)
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(shape)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(shape)
+        return (x - mean) / std
+
+
+# The per-channel training-set statistics the references normalize with: MNIST's (0.1307, 0.3081) as in open_lth
+# (datasets/mnist.py) and torchvision's examples; Fashion-MNIST's likewise; CIFAR-10's as in shengliu66/ELR
+# (data_loader/cifar10.py) and open_lth (datasets/cifar10.py).
+REFERENCE = {
+    "mnist": Normalization((0.1307,), (0.3081,)),
+    "fashion-mnist": Normalization((0.2860,), (0.3530,)),
+    "cifar10": Normalization((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+}
 
 
 class DatasetNotAvailable(FileNotFoundError):
@@ -32,10 +84,11 @@ class Dataset:
     """Images ``x`` (float32, N×C×H×W) with labels ``y`` (int64, N), held in memory.
 
     ``meta`` holds optional per-example tensors (e.g. ``meta["rare"]`` for the synthetic long tail) that travel
-    with :meth:`subset` and :meth:`to`.
+    with :meth:`subset` and :meth:`to`; so does ``normalization``, the :class:`Normalization` the engine applies to
+    the images before a model sees them (None: none).
     """
 
-    def __init__(self, x, y, classes=None, name="custom", meta=None):
+    def __init__(self, x, y, classes=None, name="custom", meta=None, normalization=None):
         x = torch.as_tensor(x)
         y = torch.as_tensor(y)
         if x.dim() != 4:
@@ -58,6 +111,9 @@ class Dataset:
         self.classes = list(classes)
         self.name = name
         self.meta = meta
+        if normalization is not None and len(normalization.mean) != x.shape[1]:
+            raise ValueError(f"normalization has {len(normalization.mean)} channels but the images have {x.shape[1]}")
+        self.normalization = normalization
 
     @property
     def num_classes(self) -> int:
@@ -82,12 +138,17 @@ class Dataset:
             raise ValueError(f"a boolean mask must have {len(self)} entries; got {len(index)}")
         index = index.to(self.y.device)
         meta = {k: v[index] for k, v in self.meta.items()}
-        return Dataset(self.x[index], self.y[index], self.classes, self.name, meta)
+        return Dataset(self.x[index], self.y[index], self.classes, self.name, meta, self.normalization)
 
     def to(self, device) -> "Dataset":
         """The same dataset on ``device``."""
         meta = {k: v.to(device) for k, v in self.meta.items()}
-        return Dataset(self.x.to(device), self.y.to(device), self.classes, self.name, meta)
+        return Dataset(self.x.to(device), self.y.to(device), self.classes, self.name, meta, self.normalization)
+
+    def normalized(self, x=None) -> torch.Tensor:
+        """``x`` (default the dataset's own images) as a model trained on this dataset sees them."""
+        x = self.x if x is None else x
+        return x if self.normalization is None else self.normalization(x)
 
 
 def data_root(root=None) -> Path:
@@ -98,19 +159,34 @@ def data_root(root=None) -> Path:
 def load(name, split="train", root=None, download=False, **options) -> Dataset:
     """Load a dataset by name: "digits", "synthetic" (embedded, offline), "mnist", "fashion-mnist", "cifar10".
 
-    ``options`` go to the embedded generators (see :func:`digits` and :func:`synthetic`).
+    ``options`` go to the embedded generators (see :func:`digits` and :func:`synthetic`). At smoke scale
+    (``MEMLIB_SMOKE=1``) the split is cut to :data:`SMOKE_EXAMPLES`, the same share of every class.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     if name == "digits":
-        return digits(split, **options)
-    if name == "synthetic":
-        return synthetic(split, **options)
-    if name in TORCHVISION:
+        dataset = digits(split, **options)
+    elif name == "synthetic":
+        dataset = synthetic(split, **options)
+    elif name in TORCHVISION:
         if options:
             raise ValueError(f"{name} takes no options; got {sorted(options)}")
-        return _load_torchvision(name, split, data_root(root), download)
-    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+        dataset = _load_torchvision(name, split, data_root(root), download)
+    else:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+    return smoke_subset(dataset, SMOKE_EXAMPLES[split]) if profiles.smoke() else dataset
+
+
+def smoke_subset(dataset, size) -> Dataset:
+    """At most ``size`` examples of ``dataset``, the first ones of each class in turn (all classes kept)."""
+    if len(dataset) <= size:
+        return dataset
+    rank = torch.zeros(len(dataset), dtype=torch.long)
+    for label in dataset.y.unique():
+        members = torch.nonzero(dataset.y == label).flatten()
+        rank[members] = torch.arange(len(members))
+    order = torch.argsort(rank * len(dataset) + torch.arange(len(dataset)))
+    return dataset.subset(order[:size].sort().values)
 
 
 def digits(split="train", test_fraction=0.2, seed=0) -> Dataset:
@@ -122,9 +198,10 @@ def digits(split="train", test_fraction=0.2, seed=0) -> Dataset:
     index = np.arange(len(bunch.target))
     train_index, test_index = train_test_split(
         index, test_size=test_fraction, stratify=bunch.target, random_state=seed)
+    images = torch.tensor(bunch.images / 16.0, dtype=torch.float32).unsqueeze(1)
     chosen = np.sort(train_index if split == "train" else test_index)
-    x = torch.tensor(bunch.images[chosen] / 16.0, dtype=torch.float32).unsqueeze(1)
-    return Dataset(x, torch.tensor(bunch.target[chosen]), name="digits")
+    return Dataset(images[chosen], torch.tensor(bunch.target[chosen]), name="digits",
+                   normalization=Normalization.from_images(images[np.sort(train_index)]))
 
 
 def synthetic(split="train", size=None, num_classes=10, shape=(1, 8, 8), rare_fraction=0.05,
@@ -135,7 +212,8 @@ def synthetic(split="train", size=None, num_classes=10, shape=(1, 8, 8), rare_fr
     ``rare_fraction`` of its examples come from the rare mode; ``meta["rare"]`` marks them. Rare examples can be
     fitted only by memorizing them, which is what Feldman (2020) argues long-tailed data asks of a network.
     ``size`` is the number of examples in the split (default 2000 train, 1000 test); train and test come from
-    the same seeded prototypes and differ in their samples.
+    the same seeded prototypes and differ in their samples. Both are normalized with the statistics of the
+    default-sized training split.
     """
     if not 0 <= rare_fraction < 1:
         raise ValueError(f"rare_fraction must be in [0, 1); got {rare_fraction}")
@@ -145,13 +223,18 @@ def synthetic(split="train", size=None, num_classes=10, shape=(1, 8, 8), rare_fr
     prototypes = torch.Generator().manual_seed(seed)
     common = torch.randn((num_classes, *shape), generator=prototypes)
     rare = torch.randn((num_classes, *shape), generator=prototypes)
-    samples = torch.Generator().manual_seed(seed * 2 + 1 + SPLITS.index(split))
-    y = torch.arange(size) % num_classes
-    is_rare = torch.rand(size, generator=samples) < rare_fraction
-    center = torch.where(is_rare.view(-1, 1, 1, 1), rare[y], common[y])
-    x = center + noise * torch.randn((size, *shape), generator=samples)
-    x = torch.sigmoid(x)  # images in (0, 1), like every other dataset here
-    return Dataset(x, y, name="synthetic", meta={"rare": is_rare})
+
+    def sample(split, size):
+        samples = torch.Generator().manual_seed(seed * 2 + 1 + SPLITS.index(split))
+        y = torch.arange(size) % num_classes
+        is_rare = torch.rand(size, generator=samples) < rare_fraction
+        center = torch.where(is_rare.view(-1, 1, 1, 1), rare[y], common[y])
+        x = center + noise * torch.randn((size, *shape), generator=samples)
+        return torch.sigmoid(x), y, is_rare  # images in (0, 1), like every other dataset here
+
+    x, y, is_rare = sample(split, size)
+    normalization = Normalization.from_images(sample("train", 2000)[0])
+    return Dataset(x, y, name="synthetic", meta={"rare": is_rare}, normalization=normalization)
 
 
 def _load_torchvision(name, split, root, download):
@@ -184,7 +267,8 @@ def _read(name, split, path, classes):
         prefix = "train" if split == "train" else "t10k"
         x = _read_idx(path / f"{prefix}-images-idx3-ubyte")[:, None]
         y = _read_idx(path / f"{prefix}-labels-idx1-ubyte")
-    return Dataset(torch.from_numpy(x).float().div_(255), torch.from_numpy(y.astype(np.int64)), classes, name)
+    return Dataset(torch.from_numpy(x).float().div_(255), torch.from_numpy(y.astype(np.int64)), classes, name,
+                   normalization=REFERENCE[name])
 
 
 def _read_idx(path):

@@ -53,8 +53,8 @@ def fit_many(models, train, *, seeds, epochs, labels=None, subsets=None, test=No
         model.to(device).train()
     settings = dict(epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size,
                     schedule=schedule, warmup=warmup, eval_batch_size=eval_batch_size)
-    images = device_images(models[0], train.x, device)
-    tested = (device_images(models[0], test.x, device), test.y.to(device)) if test is not None else None
+    images = device_images(models[0], train, device)
+    tested = (device_images(models[0], test, device), test.y.to(device)) if test is not None else None
     labels = labels.to(device).long()
     histories = [None] * k
     for size in dict.fromkeys(len(s) for s in subsets):

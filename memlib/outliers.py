@@ -18,7 +18,8 @@ from memlib.models import build
 NORMS = (2, math.inf)
 
 
-def minimal_perturbation(model, x, y, *, norm=2, steps=50, overshoot=0.02, refine=12, batch_size=512):
+def minimal_perturbation(model, x, y, *, norm=2, steps=50, overshoot=0.02, refine=12, batch_size=512,
+                         normalization=None):
     """For each example, a small perturbation ``delta`` with ``model(x + delta)`` no longer predicting ``y``: the
     attack behind the adv metric of Carlini et al. (2019).
 
@@ -32,7 +33,9 @@ def minimal_perturbation(model, x, y, *, norm=2, steps=50, overshoot=0.02, refin
     How exact: for an affine classifier the first step lands on the nearest decision boundary, so the result is the
     exact minimal distance (up to the bisection's tolerance). For a network it is an upper bound on the minimal
     distance: DeepFool follows local linearizations and can miss a closer boundary elsewhere. The perturbation is
-    not clipped to the pixel range, so it measures the distance to the decision boundary in input space.
+    not clipped to the pixel range, so it measures the distance to the decision boundary in input space: on the
+    pixels ``x``, which ``normalization`` (the training set's :class:`memlib.data.Normalization`, as the training
+    engine applied it; None for none) turns into what the model sees.
 
     Examples the model already misclassifies get a zero perturbation. Rows of NaN mark examples no flipping
     perturbation was found for. The model's weights, gradients and train/eval mode are left as they were; it is
@@ -45,6 +48,7 @@ def minimal_perturbation(model, x, y, *, norm=2, steps=50, overshoot=0.02, refin
         raise ValueError(f"overshoot must be positive (the step past the boundary); got {overshoot}")
     device = next(model.parameters()).device
     x, y = _check_inputs(x, y)
+    model = on_pixels(model, normalization)
     deltas = []
     with _eval_mode(model):
         for start in range(0, len(x), batch_size):
@@ -77,25 +81,27 @@ def holdout_ensemble(train_set, count, model="mlp", *, seed=0, model_options=Non
     return ensemble, held_out
 
 
-def adv_distance(models, x, y, *, norm=2, steps=50, batch_size=512) -> torch.Tensor:
+def adv_distance(models, x, y, *, norm=2, steps=50, batch_size=512, normalization=None) -> torch.Tensor:
     """The adv metric of Carlini et al. (2019): for each example, the size (ℓ2
     or ℓ∞ norm) of the smallest perturbation found that changes a model's prediction, averaged over ``models``
     (the paper averages over several independently trained models). Found with :func:`minimal_perturbation`
     (multi-step DeepFool and a bisection; exact for affine models, an upper bound for networks).
 
     Examples a model already misclassifies count 0 for that model; one whose prediction no perturbation flipped
-    counts infinity. Outliers lie close to a decision boundary: small adv means poorly represented.
+    counts infinity. Outliers lie close to a decision boundary: small adv means poorly represented. Distances are
+    measured on the pixels; ``normalization`` is the one the models were trained with (``train_set.normalization``).
     """
     models = _check_models(models)
     distances = []
     for model in models:
-        delta = minimal_perturbation(model, x, y, norm=norm, steps=steps, batch_size=batch_size)
+        delta = minimal_perturbation(model, x, y, norm=norm, steps=steps, batch_size=batch_size,
+                                     normalization=normalization)
         size = torch.linalg.vector_norm(delta.flatten(1), ord=norm, dim=1)
         distances.append(size.nan_to_num(nan=math.inf))
     return torch.stack(distances).mean(0)
 
 
-def confidence(models, x, y, *, held_out=None, batch_size=1024) -> torch.Tensor:
+def confidence(models, x, y, *, held_out=None, batch_size=1024, normalization=None) -> torch.Tensor:
     """The conf metric of Carlini et al. (2019): the softmax probability of the
     correct label, averaged over ``models``.
 
@@ -105,7 +111,7 @@ def confidence(models, x, y, *, held_out=None, batch_size=1024) -> torch.Tensor:
     """
     models = _check_models(models)
     x, y = _check_inputs(x, y)
-    probabilities = _softmax_outputs(models, x, batch_size)
+    probabilities = _softmax_outputs(models, x, batch_size, normalization)
     correct = probabilities.gather(2, y.view(1, -1, 1).expand(len(models), -1, 1)).squeeze(2)
     if held_out is None:
         return correct.mean(0)
@@ -116,7 +122,7 @@ def confidence(models, x, y, *, held_out=None, batch_size=1024) -> torch.Tensor:
     return (correct * held_out).sum(0) / held_out.sum(0)  # 0/0 = NaN where no model held the example out
 
 
-def agreement(models, x, *, batch_size=1024) -> torch.Tensor:
+def agreement(models, x, *, batch_size=1024, normalization=None) -> torch.Tensor:
     """The agr metric of Carlini et al. (2019): how much independently trained models
     agree on an example, from the Jensen-Shannon divergence of their output distributions.
 
@@ -127,7 +133,7 @@ def agreement(models, x, *, batch_size=1024) -> torch.Tensor:
     models = _check_models(models)
     if len(models) < 2:
         raise ValueError(f"agreement needs at least 2 models; got {len(models)}")
-    probabilities = _softmax_outputs(models, _check_inputs(x)[0], batch_size)
+    probabilities = _softmax_outputs(models, _check_inputs(x)[0], batch_size, normalization)
     divergence = _entropy(probabilities.mean(0)) - _entropy(probabilities).mean(0)
     return 1 - divergence.clamp(min=0) / math.log(len(models))
 
@@ -229,10 +235,10 @@ def _times(t, delta):
 
 
 @torch.no_grad()
-def _softmax_outputs(models, x, batch_size):
+def _softmax_outputs(models, x, batch_size, normalization):
     """models × N × classes softmax outputs, each model in eval mode on its own device."""
     outputs = []
-    for model in models:
+    for model in (on_pixels(model, normalization) for model in models):
         device = next(model.parameters()).device
         with _eval_mode(model):
             outputs.append(torch.cat([F.softmax(model(x[s:s + batch_size].to(device)).float(), dim=1).cpu()
@@ -249,6 +255,23 @@ def _float64(values):
 
 def _entropy(p):
     return -(p * p.clamp(min=1e-30).log()).sum(-1)
+
+
+class _Normalized(torch.nn.Module):
+    """``model`` after ``normalization``: a model that takes pixels."""
+
+    def __init__(self, model, normalization):
+        super().__init__()
+        self.model, self.normalization = model, normalization
+
+    def forward(self, x):
+        return self.model(self.normalization(x))
+
+
+def on_pixels(model, normalization):
+    """``model`` as a function of the pixels: ``normalization`` (a :class:`memlib.data.Normalization`, the one
+    the training engine applied) first, then the model; the model itself when ``normalization`` is None."""
+    return model if normalization is None else _Normalized(model, normalization)
 
 
 @contextmanager

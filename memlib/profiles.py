@@ -1,8 +1,14 @@
-"""Run profiles: how big the book's experiments are (DESIGN.md, "Profiles").
+"""Run profiles: how big the book's experiments are (ARCHITECTURE.md, "Profiles").
 
-- quick: embedded data (digits, synthetic), each notebook within 90 s on 2 CPU cores; CI and the published build.
-- standard: MNIST, Fashion-MNIST, CIFAR-10 at reduced epochs and seeds; each notebook within 10 min on a T4.
-- paper: the papers' own settings, at least 3 seeds; a large GPU.
+- quick: embedded data (digits, synthetic) and small networks, each notebook within 90 s on 2 CPU cores; CI and
+  the published build.
+- standard: MNIST, Fashion-MNIST and CIFAR-10 with the chapter's paper architecture or a smaller one, fewer
+  epochs and seeds; each notebook within about 10 minutes on a Colab T4.
+- paper: each chapter's paper experiment, its settings taken from the paper and its reference code, with every
+  deviation named in the chapter's settings table (:mod:`memlib.settings`); a large GPU.
+
+``MEMLIB_SMOKE=1`` runs any profile at smoke scale (:func:`smoke`): the same code path, datasets, architectures,
+figures and tables, with a few hundred examples, one seed and a few optimizer steps per run.
 """
 import os
 
@@ -30,3 +36,8 @@ def choose(**by_profile):
     if name not in by_profile:
         raise ValueError(f"no value given for the active profile {name!r}")
     return by_profile[name]
+
+
+def smoke() -> bool:
+    """Whether ``MEMLIB_SMOKE`` asks for smoke scale ("1", "true" or "yes")."""
+    return os.environ.get("MEMLIB_SMOKE", "").strip().lower() in ("1", "true", "yes")

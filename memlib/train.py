@@ -185,7 +185,7 @@ def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
     mode; returns ``(predictions, losses)`` on the evaluation device. The model's train/eval mode is restored."""
     device = torch.device(device) if device else next(model.parameters()).device
     labels = data.y if labels is None else torch.as_tensor(labels)
-    return _predict(model, device_images(model, data.x, device), labels.to(device), batch_size)
+    return _predict(model, device_images(model, data, device), labels.to(device), batch_size)
 
 
 def _forward(model, x, index):
@@ -245,8 +245,8 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     model.to(device)
     if device.type == "cuda" and _has_conv(model):
         model.to(memory_format=torch.channels_last)
-    images, y = device_images(model, train.x, device), labels.to(device).long()
-    test_images = device_images(model, test.x, device) if test is not None else None
+    images, y = device_images(model, train, device), labels.to(device).long()
+    test_images = device_images(model, test, device) if test is not None else None
     test_y = test.y.to(device) if test is not None else None
     forward = compiled_forward() if compile else _forward
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
@@ -318,10 +318,12 @@ def _augmentation(augment):
     raise ValueError(f"augment must be None, \"crop-flip\" or a memlib.batches.CropFlip; got {augment!r}")
 
 
-def device_images(model, x, device) -> DeviceImages:
-    """``x`` held on ``device`` for ``model``: channels-last batches for conv nets on CUDA."""
+def device_images(model, data, device) -> DeviceImages:
+    """The images of ``data`` (a :class:`memlib.data.Dataset`) held on ``device`` for ``model``, normalized with
+    the dataset's normalization; channels-last batches for conv nets on CUDA."""
     device = torch.device(device)
-    return DeviceImages(x, device, channels_last=device.type == "cuda" and _has_conv(model))
+    return DeviceImages(data.x, device, channels_last=device.type == "cuda" and _has_conv(model),
+                        normalization=data.normalization)
 
 
 @functools.lru_cache(maxsize=None)
