@@ -11,12 +11,11 @@ Training"; Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket
 - :func:`memorization_onset` and :func:`milestones`: the landmarks of one run's timeline, in iterations.
 """
 import copy
-import math
 from abc import ABC, abstractmethod
 
 import torch
 
-from memlib.train import Callback, accuracy, fit, schedule_factor
+from memlib.train import Callback, accuracy, fit
 
 
 class StepRecorder(Callback, ABC):
@@ -112,19 +111,12 @@ def train_from(model, state, train, *, step, epochs, batch_size, seed, schedule=
                **fit_options):
     """Load ``state`` (the weights after ``step`` iterations of a run of ``epochs`` epochs) into ``model`` and train
     it for the rest of that run with data order ``seed``: "train to completion from iteration k" of Frankle et al.
-    (2020, LMC, Sec. 3). The learning rate continues the parent run's schedule from iteration k; the rest is rounded
-    up to whole epochs, and the optimizer starts afresh (zero momentum). Returns the :class:`History`."""
-    steps_per_epoch = math.ceil(len(train) / batch_size)
-    total = epochs * steps_per_epoch
-    if not (isinstance(step, int) and 0 <= step < total):
-        raise ValueError(f"step must be an iteration of the parent run, in [0, {total}); got {step!r}")
+    (2020, LMC, Sec. 3). It trains the remaining T − k steps with the learning rate continuing the parent run's
+    schedule from iteration k (:func:`memlib.train.fit` with ``start_step``); the optimizer starts afresh (zero
+    momentum). Returns the :class:`History`."""
     model.load_state_dict(state)
-
-    def continued(t):
-        return schedule_factor(schedule, step + t * (total - step), total, warmup)
-
-    return fit(model, train, epochs=epochs - step // steps_per_epoch, batch_size=batch_size, seed=seed,
-               schedule=continued, **fit_options)
+    return fit(model, train, epochs=epochs, batch_size=batch_size, seed=seed, schedule=schedule, warmup=warmup,
+               start_step=step, **fit_options)
 
 
 def interpolate(state_a, state_b, alpha) -> dict:

@@ -6,12 +6,17 @@ indices and reaches the layers that need them (example-tied dropout, Maini et al
 - "cnn": a small conv-BN-ReLU network that works on inputs from 8×8 to 32×32, ``width`` an option.
 - "resnet9": the KakaoBrain/FFCV ResNet-9 used by Maini et al. 2023 (about 2.27M parameters for 3×32×32 inputs).
 - "resnet20": open_lth's CIFAR ResNet-20 (Frankle et al. 2020; about 0.27M parameters).
+- "resnet18": the CIFAR ResNet-18 of Maini et al.'s example-tied dropout runs (their ``models/resnet18_custom.py``;
+  about 11.2M parameters).
+- "resnet34": the CIFAR ResNet-34 of Liu et al.'s ELR runs (shengliu66/ELR, ``model/ResNet.py``; about 21.3M).
 
 ``build(..., dropout=...)`` adds the dropout layers of Maini et al. 2023, Table 3 (:mod:`memlib.dropout`):
 "standard", "sparse" or "example_tied", over features (mlp, lenet300) or channels (conv nets). They go after every
-hidden ReLU of mlp and lenet300, after every conv-BN-ReLU block of cnn, after every BasicBlock of resnet20, and in
+hidden ReLU of mlp and lenet300, after every conv-BN-ReLU block of cnn, after every BasicBlock of resnet20, in
 resnet9 after each of its six stages (both conv-BN-ReLU stems, both residual blocks, the 256-channel conv before
-its max pool, the last conv before the global pool), where the reference's dropout ResNet-9 puts them.
+its max pool, the last conv before the global pool), as the reference's ``ResNet9_dropout`` places its standard
+dropout, and in resnet18 and resnet34 after layer2 and layer3 only, where the reference's example-tied ResNet-18
+(``models/resnet18_custom.py``) places its example-tied layers.
 """
 import inspect
 
@@ -142,7 +147,33 @@ def resnet20(num_classes, in_shape, drop=None):
     return model
 
 
-MODELS = {"mlp": mlp, "lenet300": lenet300, "cnn": cnn, "resnet9": resnet9, "resnet20": resnet20}
+def cifar_resnet(num_classes, in_shape, blocks, drop=None):
+    """The CIFAR ResNet of Maini et al. 2023 and Liu et al. 2020 (both from kuangliu/pytorch-cifar): a 3×3
+    64-channel conv-BN-ReLU stem, four stages of ``blocks`` BasicBlocks at widths 64/128/256/512 (stride 2 from the
+    second on), average pooling over the last 4×4 map (adaptive here), a linear layer. Dropout layers after the
+    second and third stages (``layer2``, ``layer3``)."""
+    layers, c_in = [nn.Conv2d(in_shape[0], 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()], 64
+    for stage, (width, count) in enumerate(zip((64, 128, 256, 512), blocks)):
+        for block in range(count):
+            layers.append(BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1))
+            c_in = width
+        if stage in (1, 2):
+            layers += _dropped(drop, width)
+    return Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes))
+
+
+def resnet18(num_classes, in_shape, drop=None):
+    """ResNet-18 (two blocks per stage), the network of Maini et al.'s example-tied dropout."""
+    return cifar_resnet(num_classes, in_shape, (2, 2, 2, 2), drop)
+
+
+def resnet34(num_classes, in_shape, drop=None):
+    """ResNet-34 (3, 4, 6 and 3 blocks), the network of Liu et al.'s CIFAR-10 ELR runs."""
+    return cifar_resnet(num_classes, in_shape, (3, 4, 6, 3), drop)
+
+
+MODELS = {"mlp": mlp, "lenet300": lenet300, "cnn": cnn, "resnet9": resnet9, "resnet20": resnet20,
+          "resnet18": resnet18, "resnet34": resnet34}
 
 
 def build(name, num_classes, in_shape, seed=0, dropout=None, p=None, p_gen=None, p_mem=None, num_examples=None,

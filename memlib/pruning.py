@@ -117,8 +117,10 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     """Iterative magnitude pruning (Frankle & Carbin 2019, Sec. 1, "identifying winning tickets"): train; prune
     ``fraction`` of the remaining prunable weights; reset the survivors; train again; ``rounds`` times.
 
-    ``build_model(seed)`` returns a fresh network; ``train(model, callbacks)`` trains it in place and returns its
-    :class:`memlib.train.History` (e.g. a closure over :func:`memlib.train.fit`). ``rewind`` chooses the reset:
+    ``build_model(seed)`` returns a fresh network; ``train(model, callbacks, start_step)`` trains it in place and
+    returns its :class:`memlib.train.History` (e.g. a closure over :func:`memlib.train.fit`, passing ``start_step``
+    on): after a rewind to iteration k, ``start_step`` is k and the run trains its remaining T − k steps with the
+    schedule continued, as open_lth does (``lottery/runner.py``); otherwise it is 0. ``rewind`` chooses the reset:
     ``"init"`` (the initial weights, Frankle & Carbin 2019), an int k (the weights after k optimizer steps of the
     dense run, Frankle et al. 2020), ``"random"`` (freshly drawn weights every round, their random
     reinitialization control) or None (no reset: the survivors keep their trained values and the schedule starts
@@ -129,8 +131,7 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     Each round records the share of prunable weights remaining, the final and best test accuracy and, given
     ``noisy`` (:class:`memlib.noise.NoisyLabels` the network trains on), the final clean, memorized and true-label
     training accuracies of :func:`memlib.noise.timeline`; ``measure(model)`` may add numbers of its own (a dict),
-    e.g. the test accuracy of a model that must be evaluated in a particular mode. Retraining after a rewind to k runs the same schedule
-    as the dense run, from the start (Frankle et al. 2020 run its last T − k steps).
+    e.g. the test accuracy of a model that must be evaluated in a particular mode.
     """
     from memlib import noise as noise_module
     from memlib.train import Checkpoints
@@ -155,7 +156,8 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
                 rewind_to(model, build_model(seed + 10_000 * r).state_dict())
             elif step is not None:
                 rewind_to(model, checkpoints.states[step])
-        history = train(model, [checkpoints] if r == 0 else [])
+        start = step if r > 0 and isinstance(step, int) else 0
+        history = train(model, [checkpoints] if r == 0 else [], start)
         if r == 0 and isinstance(step, int) and step not in checkpoints.states:
             raise ValueError(f"rewind={rewind} is past the end of training ({history.epochs} epochs)")
         record = {"round": r, "remaining": 1.0 - sparsity(model, pairs),

@@ -37,15 +37,23 @@ def _mean_cross_entropy(logits, labels, index=None):
 
 def schedule_factor(schedule, step, total, warmup=0.0) -> float:
     """The learning-rate multiplier at ``step`` of ``total``: a linear warm-up over the first ``warmup`` fraction
-    of the steps, then "constant" (1), "cosine" (half a cosine down to 0), "step" (×0.1 at 50% and again at 75%
-    of training) or "triangle" (linear down to 0; with warm-up, the one-cycle schedule of the FFCV ResNet-9 runs
-    of Maini et al. 2023). A callable ``schedule`` maps the post-warm-up progress in [0, 1) to the multiplier."""
+    of the steps, then "constant" (1), "cosine" (half a cosine down to 0; with ``warmup=0.1``, the linear warm-up
+    cosine schedule of Maini et al. 2023, their ``utils.py``), "step" (×0.1 at 50% and again at 75% of training, as
+    open_lth's ResNet-20 at epochs 80 and 120 of 160) or "triangle" (linear down to 0; with warm-up, the one-cycle
+    schedule of FFCV's ResNet-9). ``{"name": "cosine-restarts", "cycles": n, "floor": f}``: cosine annealing with
+    warm restarts, n equal cycles each from 1 down to f (PyTorch's ``CosineAnnealingWarmRestarts``, as in Liu et
+    al.'s ``config_cifar10.json``: T_0 = 10 of 150 epochs, eta_min 0.001 of lr 0.02, i.e. 15 cycles, floor 0.05).
+    A callable ``schedule`` maps the post-warm-up progress in [0, 1) to the multiplier."""
     warm = round(warmup * total)
     if step < warm:
         return (step + 1) / warm
     t = (step - warm) / max(1, total - warm)
     if callable(schedule):
         return float(schedule(t))
+    if isinstance(schedule, dict):
+        _check_schedule(schedule)
+        cycle = (t * schedule["cycles"]) % 1.0
+        return schedule["floor"] + (1 - schedule["floor"]) * 0.5 * (1 + math.cos(math.pi * cycle))
     if schedule == "constant":
         return 1.0
     if schedule == "cosine":
@@ -54,7 +62,21 @@ def schedule_factor(schedule, step, total, warmup=0.0) -> float:
         return 0.1 ** ((t >= 0.5) + (t >= 0.75))
     if schedule == "triangle":
         return 1.0 - t
-    raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)} or a callable")
+    raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}, a cosine-restarts dict "
+                     "or a callable")
+
+
+def _check_schedule(schedule):
+    if callable(schedule) or schedule in SCHEDULES:
+        return
+    if isinstance(schedule, dict):
+        cycles, floor = schedule.get("cycles"), schedule.get("floor", 0.0)
+        if (schedule.get("name") == "cosine-restarts" and set(schedule) <= {"name", "cycles", "floor"}
+                and isinstance(cycles, int) and not isinstance(cycles, bool) and cycles >= 1 and 0 <= floor < 1):
+            return
+    raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}, "
+                     "{'name': 'cosine-restarts', 'cycles': a positive integer, 'floor': a fraction in [0, 1)} "
+                     "or a callable")
 
 
 @dataclass
@@ -222,7 +244,7 @@ def accuracy(model, data, labels=None, *, batch_size=1024) -> float:
 
 def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum=0.9, weight_decay, batch_size,
         schedule="cosine", warmup=0.0, seed=0, device=None, callbacks=(), eval_batch_size=1024, augment=None,
-        compile=False) -> History:
+        compile=False, start_step=0) -> History:
     """Train ``model`` on ``train`` with SGD (momentum, weight decay) and a per-iteration learning-rate schedule.
 
     ``labels``: the labels to train on (a tensor or :class:`memlib.noise.NoisyLabels`), default ``train.y``.
@@ -236,6 +258,10 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     ``compile=True`` runs forward and backward through ``torch.compile``, compiled once per architecture and reused
     by every later run (other seeds, other weights). ``callbacks``: :class:`Callback` objects; one of them may run
     the backward pass (see there). A NaN or infinite loss stops training with an error naming the epoch and step.
+    ``start_step=k`` continues a run of ``epochs`` epochs from its optimizer step k, as after rewinding to
+    iteration k (Frankle et al. 2020; open_lth's ``train_start_step``): it trains the remaining T − k steps, from
+    the middle of the epoch that holds step k, with the learning-rate schedule continued from step k and a fresh
+    optimizer state; the History then holds the epochs from that one on.
     """
     labels = getattr(labels, "labels", labels)  # NoisyLabels → its labels
     labels = train.y if labels is None else torch.as_tensor(labels)
@@ -252,30 +278,35 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     n, steps = len(images), math.ceil(len(images) / batch_size)
     total = epochs * steps
+    if isinstance(start_step, bool) or not isinstance(start_step, int) or not 0 <= start_step < total:
+        raise ValueError(f"start_step must be an optimizer step of the run, in [0, {total}); got {start_step!r}")
+    first_epoch, skipped = divmod(start_step, steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: schedule_factor(schedule, step, total, warmup))
+        optimizer, lambda step: schedule_factor(schedule, start_step + step, total, warmup))
     scaler = _grad_scaler(device)
     backward = _backward_hook(callbacks)
     loss_fn = loss or (cross_entropy if backward else _mean_cross_entropy)
     order = torch.Generator().manual_seed(seed)
     crops = torch.Generator(device).manual_seed(seed) if augment else None
 
-    predictions = torch.empty(epochs, n, dtype=torch.long, device=device)
-    losses = torch.empty(epochs, n, device=device)
-    step_losses = torch.empty(epochs, steps, device=device)
-    test_accuracy = torch.full((epochs,), float("nan"), device=device)
+    recorded = epochs - first_epoch
+    predictions = torch.empty(recorded, n, dtype=torch.long, device=device)
+    losses = torch.empty(recorded, n, device=device)
+    step_losses = torch.zeros(recorded, steps, device=device)
+    test_accuracy = torch.full((recorded,), float("nan"), device=device)
     history = History(labels.cpu(), predictions, losses, step_losses.mean(1), test_accuracy)
-    state = TrainState(model, optimizer, scaler, history=history)
+    state = TrainState(model, optimizer, scaler, step=start_step, history=history)
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         _each(callbacks, "on_train_begin", state)
-        bar = _progress(epochs, desc=f"fit {type(model).__name__}")
-        for epoch in bar:
+        bar = _progress(recorded, desc=f"fit {type(model).__name__}")
+        for row in bar:
+            epoch = first_epoch + row
             state.epoch = epoch
             model.train()
             permutation = torch.randperm(n, generator=order).to(device)
-            for b in range(steps):
+            for b in range(skipped if row == 0 else 0, steps):
                 index = permutation[b * batch_size:(b + 1) * batch_size]
                 with _autocast(device):
                     logits = forward(model, images.batch(index, augment, crops), index)
@@ -291,20 +322,22 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()
-                step_losses[epoch, b] = batch_loss.detach()
+                step_losses[row, b] = batch_loss.detach()
                 state.step += 1
                 _each(callbacks, "on_batch_end", state)
-            _check_finite(step_losses[epoch], epoch)
-            predictions[epoch], losses[epoch] = _predict(model, images, y, eval_batch_size, forward)
+            trained = step_losses[row, skipped if row == 0 else 0:]
+            _check_finite(trained, epoch)
+            predictions[row], losses[row] = _predict(model, images, y, eval_batch_size, forward)
             if test_images is not None:
                 test_predictions, _ = _predict(model, test_images, test_y, eval_batch_size, forward)
-                test_accuracy[epoch] = (test_predictions == test_y).float().mean()
+                test_accuracy[row] = (test_predictions == test_y).float().mean()
             _each(callbacks, "on_epoch_end", state)
             if bar.disable is False:
-                bar.set_postfix(loss=f"{float(step_losses[epoch].mean()):.3f}",
-                                test=f"{float(test_accuracy[epoch]):.3f}")
+                bar.set_postfix(loss=f"{float(trained.mean()):.3f}", test=f"{float(test_accuracy[row]):.3f}")
         _each(callbacks, "on_train_end", state)
     history.predictions, history.losses = predictions.cpu(), losses.cpu()
+    if skipped:
+        step_losses[0] *= steps / (steps - skipped)  # the first epoch's mean over the steps it trained
     history.train_loss, history.test_accuracy = step_losses.mean(1).cpu(), test_accuracy.cpu()
     history.train_time = time.perf_counter() - start
     return history
@@ -352,8 +385,7 @@ def _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batc
         raise ValueError(f"weight_decay must be non-negative; got {weight_decay}")
     if not 0 <= warmup < 1:
         raise ValueError(f"warmup must be a fraction of training in [0, 1); got {warmup}")
-    if not callable(schedule) and schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)} or a callable")
+    _check_schedule(schedule)
 
 
 def _check_finite(step_losses, epoch):

@@ -68,8 +68,9 @@ def test_random_pruning_removes_the_same_count_at_random_and_is_seeded():
 def test_remaining_share_after_r_rounds_is_one_minus_f_to_the_r(tiny, scope):
     fraction, rounds = 0.3, 6
 
-    def train(model, callbacks):
-        return fit(model, tiny, epochs=1, lr=0.01, weight_decay=0, batch_size=20, callbacks=callbacks)
+    def train(model, callbacks, start_step):
+        return fit(model, tiny, epochs=1, lr=0.01, weight_decay=0, batch_size=20, callbacks=callbacks,
+                   start_step=start_step)
 
     result = pruning.imp(lenet, train, rounds=rounds, fraction=fraction, scope=scope)
     sizes = [m.weight.numel() for m, _ in pruning.prunable(lenet())]
@@ -118,9 +119,9 @@ def spy(train_set):
     """A train function that keeps the effective weights each round starts from."""
     starts = []
 
-    def train(model, callbacks):
+    def train(model, callbacks, start_step):
         starts.append([pruning.effective_weight(m).detach().clone() for m, _ in pruning.prunable(model)])
-        return fit(model, train_set, callbacks=callbacks, **SETTINGS)
+        return fit(model, train_set, callbacks=callbacks, start_step=start_step, **SETTINGS)
 
     return train, starts
 
@@ -154,8 +155,9 @@ def test_imp_records_noisy_training_accuracies(tiny):
 
     noisy = noise.symmetric(tiny.y, 0.25, 4, seed=0)
 
-    def train(model, callbacks):
-        return fit(model, tiny, labels=noisy, test=tiny, callbacks=callbacks, **SETTINGS)
+    def train(model, callbacks, start_step):
+        return fit(model, tiny, labels=noisy, test=tiny, callbacks=callbacks, start_step=start_step,
+                   **SETTINGS)
 
     frame = pruning.imp(lenet, train, rounds=1, noisy=noisy).to_frame()
     assert list(frame.columns) == ["round", "remaining", "test", "best_test", "clean", "memorized", "true_label"]
@@ -173,7 +175,7 @@ def test_bad_arguments_raise_clear_errors(tiny):
     with pytest.raises(ValueError, match="criterion"):
         pruning.imp(lenet, None, rounds=1, criterion="gradient")
     with pytest.raises(ValueError, match="past the end"):
-        pruning.imp(lenet, lambda m, c: fit(m, tiny, callbacks=c, **SETTINGS), rounds=1, rewind=10_000)
+        pruning.imp(lenet, lambda m, c, k: fit(m, tiny, callbacks=c, start_step=k, **SETTINGS), rounds=1, rewind=10_000)
     with pytest.raises(ValueError, match="no prunable"):
         pruning.prunable(torch.nn.Sequential(torch.nn.ReLU()))
     with pytest.raises(ValueError, match="lacks"):

@@ -10,8 +10,9 @@ def test_a_rewound_ticket_at_5_percent_matches_the_dense_network_and_random_rein
     def build(seed):
         return models.build("lenet300", 10, digits_train.shape, seed=seed)
 
-    def train(model, callbacks):
-        return fit(model, digits_train, test=digits_test, callbacks=callbacks, **SETTINGS)
+    def train(model, callbacks, start_step):
+        return fit(model, digits_train, test=digits_test, callbacks=callbacks, start_step=start_step,
+                   **SETTINGS)
 
     ticket = pruning.imp(build, train, rounds=5, fraction=0.45, rewind="init").to_frame()
     reinit = pruning.imp(build, train, rounds=5, fraction=0.45, rewind="random").to_frame()

@@ -94,7 +94,10 @@ def describe(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:g}".replace("e-0", "e-")
+        if 0 < abs(value) < 1e-3:
+            mantissa, exponent = f"{value:e}".split("e")
+            return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+        return f"{value:g}"
     if isinstance(value, (list, tuple)):
         return ", ".join(describe(v) for v in value) if value else "none"
     if isinstance(value, dict):
