@@ -189,7 +189,7 @@ def test_holdout_ensemble_holds_every_example_out_of_a_model(digits_train):
 
 
 def test_rare_synthetic_examples_rank_as_outliers_by_adv():
-    """The planted rare sub-population of the synthetic data (DESIGN.md, "Data") must rank in the lowest 20% of
+    """The planted rare sub-population of the synthetic data (ARCHITECTURE.md, "Data") must rank in the lowest 20% of
     adv percentiles for most of its members: outliers sit close to a decision boundary (Carlini et al. 2019)."""
     train_set = data.load("synthetic", "train")
     ensemble, _ = outliers.holdout_ensemble(train_set, 2, model_options=dict(hidden=(128,)), **QUICK_FIT)
