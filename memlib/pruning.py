@@ -49,8 +49,12 @@ def mask(module, name="weight"):
 
 def masks(model, pairs=None) -> dict:
     """Every prunable layer's boolean mask (on the CPU), keyed by the layer's name in ``model``."""
+    return _named_masks(model, pairs or prunable(model))
+
+
+def _named_masks(model, pairs):
     names = {module: name for name, module in model.named_modules()}
-    return {f"{names[m]}.{n}": mask(m, n).cpu() for m, n in (pairs or prunable(model))}
+    return {f"{names[m]}.{n}": mask(m, n).cpu() for m, n in pairs}
 
 
 def sparsity(model, pairs=None) -> float:
@@ -75,6 +79,41 @@ def prune_random(model, fraction, *, scope="global", seed=0, pairs=None):
     pairs = pairs or prunable(model)
     counts = _counts(pairs, _check_fraction(fraction), scope)
     _prune(pairs, counts, "random", scope, torch.Generator().manual_seed(seed))
+
+
+def shuffle_masks(masks, seed=0) -> dict:
+    """``masks`` (layer name → boolean mask, as :func:`masks` returns) with each layer's entries permuted at random:
+    every layer keeps its count of kept weights, at random positions. open_lth's layerwise random-pruning baseline
+    (``lottery/branch/randomly_prune.py``, ``utils/tensor_utils.py``: layer i of the sorted names shuffled with
+    seed + i), the control that keeps the ticket's per-layer sparsity."""
+    shuffled = {}
+    for i, name in enumerate(sorted(masks)):
+        flat = torch.as_tensor(masks[name]).bool().flatten()
+        order = torch.randperm(len(flat), generator=torch.Generator().manual_seed(seed + i))
+        shuffled[name] = flat[order].view_as(torch.as_tensor(masks[name]))
+    return {name: shuffled[name] for name in masks}
+
+
+def set_masks(model, chosen, pairs=None):
+    """Give every prunable layer of ``model`` exactly the mask ``chosen[name]`` (layer name → boolean mask, as
+    :func:`masks` returns), whatever it had before."""
+    pairs = pairs or prunable(model)
+    names = {module: name for name, module in model.named_modules()}
+    keys = {f"{names[m]}.{n}" for m, n in pairs}
+    if keys != set(chosen):
+        raise ValueError(f"the masks are for layers {sorted(chosen)}, but the model's prunable layers are "
+                         f"{sorted(keys)}")
+    for module, name in pairs:
+        given = torch.as_tensor(chosen[f"{names[module]}.{name}"])
+        if given.shape != getattr(module, name).shape:
+            raise ValueError(f"the mask for {names[module]}.{name} has shape {tuple(given.shape)}; the layer's "
+                             f"weight has {tuple(getattr(module, name).shape)}")
+        given = given.to(getattr(module, name).device, getattr(module, name).dtype)
+        if hasattr(module, f"{name}_mask"):
+            getattr(module, f"{name}_mask").copy_(given)
+        else:
+            prune.custom_from_mask(module, name, given)
+    _refresh(model)
 
 
 def rewind_to(model, state):
@@ -113,7 +152,7 @@ class Result:
 
 
 def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="magnitude", scope="global",
-        noisy=None, measure=None, seed=0, exclude_output=None) -> Result:
+        noisy=None, measure=None, seed=0, exclude_output=None, masks=None) -> Result:
     """Iterative magnitude pruning (Frankle & Carbin 2019, Sec. 1, "identifying winning tickets"): train; prune
     ``fraction`` of the remaining prunable weights; reset the survivors; train again; ``rounds`` times.
 
@@ -132,6 +171,12 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     ``noisy`` (:class:`memlib.noise.NoisyLabels` the network trains on), the final clean, memorized and true-label
     training accuracies of :func:`memlib.noise.timeline`; ``measure(model)`` may add numbers of its own (a dict),
     e.g. the test accuracy of a model that must be evaluated in a particular mode.
+
+    ``masks``: train given masks instead of finding them, one per round (``rounds + 1`` of them, as
+    :attr:`Result.masks` holds; round 0 dense). The controls of Frankle & Carbin 2019 take a ticket's masks:
+    ``rewind="random", masks=ticket.masks`` re-initializes and trains exactly the masks a rewound run found
+    (open_lth's ``randomly_reinitialize`` branch); ``masks=[shuffle_masks(m, seed) for m in ticket.masks]`` trains
+    random masks with the ticket's per-layer sparsity (its ``randomly_prune`` branch).
     """
     from memlib import noise as noise_module
     from memlib.train import Checkpoints
@@ -142,13 +187,17 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     if criterion not in CRITERIA:
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
     step = _rewind_step(rewind)
+    if masks is not None and len(masks) != rounds + 1:
+        raise ValueError(f"masks must hold rounds + 1 = {rounds + 1} masks (round 0 dense); got {len(masks)}")
     model = build_model(seed)
     pairs = prunable(model, exclude_output)
     sizes = [m.weight.numel() for m, _ in pairs]
     checkpoints = Checkpoints([] if step in (None, "random") else [step])
     result = Result([])
     for r in range(rounds + 1):
-        if r > 0:
+        if r > 0 and masks is not None:
+            set_masks(model, masks[r], pairs)
+        elif r > 0:
             kept = _targets(sizes, (1 - fraction) ** r, scope)
             counts = _removals(pairs, kept, scope)
             _prune(pairs, counts, criterion, scope, torch.Generator().manual_seed(seed * 1000 + r))
@@ -169,7 +218,7 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
         if measure is not None:
             record.update(measure(model))
         result.records.append(record)
-        result.masks.append(masks(model, pairs))
+        result.masks.append(_named_masks(model, pairs))
     result.model = model
     return result
 

@@ -191,3 +191,41 @@ def test_without_rewinding_the_survivors_keep_their_trained_values(tiny):
     for start, trained, keep in zip(starts[1], ends[0], result.masks[1].values()):
         assert torch.equal(start, trained * keep)
     assert [record["extra"] for record in result.records] == [1.0, 1.0]
+
+
+def _lenet_trainer(data_set):
+    def train(model, callbacks, start_step):
+        return fit(model, data_set, test=data_set, callbacks=callbacks, start_step=start_step, **SETTINGS)
+    return train
+
+
+def test_shuffled_masks_keep_every_layers_count_at_new_positions(tiny):
+    model = lenet(0)
+    pruning.prune_magnitude(model, 0.6, scope="layerwise")
+    ticket = pruning.masks(model)
+    shuffled = pruning.shuffle_masks(ticket, seed=3)
+    assert list(shuffled) == list(ticket)
+    for name in ticket:
+        assert shuffled[name].shape == ticket[name].shape
+        assert int(shuffled[name].sum()) == int(ticket[name].sum())
+        assert not torch.equal(shuffled[name], ticket[name])
+    assert all(torch.equal(a, b) for a, b in zip(shuffled.values(), pruning.shuffle_masks(ticket, seed=3).values()))
+
+
+def test_random_reinit_control_trains_exactly_the_tickets_masks(tiny):
+    train = _lenet_trainer(tiny)
+    ticket = pruning.imp(lenet, train, rounds=2, fraction=0.5, rewind="init")
+    control = pruning.imp(lenet, train, rounds=2, fraction=0.5, rewind="random", masks=ticket.masks)
+    for found, trained in zip(ticket.masks, control.masks):
+        assert all(torch.equal(found[name], trained[name]) for name in found)
+    assert [r["remaining"] for r in control.records] == [r["remaining"] for r in ticket.records]
+    with pytest.raises(ValueError, match="rounds \\+ 1"):
+        pruning.imp(lenet, train, rounds=3, masks=ticket.masks)
+
+
+def test_set_masks_rejects_masks_of_another_network(tiny):
+    model = lenet(0)
+    chosen = pruning.masks(model)
+    chosen.pop(next(iter(chosen)))
+    with pytest.raises(ValueError, match="prunable layers"):
+        pruning.set_masks(model, chosen)
