@@ -8,15 +8,15 @@ indices and reaches the layers that need them (example-tied dropout, Maini et al
 - "resnet20": open_lth's CIFAR ResNet-20 (Frankle et al. 2020; about 0.27M parameters).
 - "resnet18": the CIFAR ResNet-18 of Maini et al.'s example-tied dropout runs (their ``models/resnet18_custom.py``;
   about 11.2M parameters).
-- "resnet34": the CIFAR ResNet-34 of Liu et al.'s ELR runs (shengliu66/ELR, ``model/ResNet.py``; about 21.3M).
+- "resnet34": the CIFAR ResNet-34 of Liu et al.'s ELR runs (shengliu66/ELR, ``ELR/model/ResNet_Zoo.py``; about 21.3M).
 
 ``build(..., dropout=...)`` adds the dropout layers of Maini et al. 2023, Table 3 (:mod:`memlib.dropout`):
-"standard", "sparse" or "example_tied", over features (mlp, lenet300) or channels (conv nets). They go after every
-hidden ReLU of mlp and lenet300, after every conv-BN-ReLU block of cnn, after every BasicBlock of resnet20, in
-resnet9 after each of its six stages (both conv-BN-ReLU stems, both residual blocks, the 256-channel conv before
-its max pool, the last conv before the global pool), as the reference's ``ResNet9_dropout`` places its standard
-dropout, and in resnet18 and resnet34 after layer2 and layer3 only, where the reference's example-tied ResNet-18
-(``models/resnet18_custom.py``) places its example-tied layers.
+"standard" and "sparse" per element, "example_tied" over features (mlp, lenet300) or channels (conv nets). They
+go after every hidden ReLU of mlp and lenet300, after every conv-BN-ReLU block of cnn, after every BasicBlock of
+resnet20, in resnet9 after each of its six stages (both conv-BN-ReLU stems, both residual blocks, the 256-channel
+conv before its max pool, the last conv before the global pool), as the reference's ``ResNet9_dropout`` places its
+standard dropout, and in resnet18 and resnet34 after layer2 and layer3 only, where the reference's example-tied
+ResNet-18 (``models/resnet18_custom.py``) places its example-tied layers.
 """
 import inspect
 
