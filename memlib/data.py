@@ -66,9 +66,11 @@ class Normalization:
         return (x - mean) / std
 
 
-# The per-channel training-set statistics the references normalize with: MNIST's (0.1307, 0.3081) as in open_lth
-# (datasets/mnist.py) and torchvision's examples; Fashion-MNIST's likewise; CIFAR-10's as in shengliu66/ELR
-# (data_loader/cifar10.py) and open_lth (datasets/cifar10.py).
+# Each torchvision dataset's per-channel training-set statistics: MNIST's (0.1307, 0.3081), as open_lth normalizes
+# (datasets/mnist.py) and PyTorch's MNIST example; Fashion-MNIST's (0.2860, 0.3530); CIFAR-10's mean with its true
+# per-pixel standard deviation. The references differ on CIFAR-10 (shengliu66/ELR: the same mean with the widely
+# copied std 0.2023/0.1994/0.2010; open_lth: ImageNet's statistics; Maini et al.: 0.5/0.5); each chapter's
+# settings table names its reference's.
 REFERENCE = {
     "mnist": Normalization((0.1307,), (0.3081,)),
     "fashion-mnist": Normalization((0.2860,), (0.3530,)),

@@ -195,12 +195,13 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     checkpoints = Checkpoints([] if step in (None, "random") else [step])
     result = Result([])
     for r in range(rounds + 1):
-        if r > 0 and masks is not None:
-            set_masks(model, masks[r], pairs)
-        elif r > 0:
-            kept = _targets(sizes, (1 - fraction) ** r, scope)
-            counts = _removals(pairs, kept, scope)
-            _prune(pairs, counts, criterion, scope, torch.Generator().manual_seed(seed * 1000 + r))
+        if r > 0:
+            if masks is not None:
+                set_masks(model, masks[r], pairs)
+            else:
+                kept = _targets(sizes, (1 - fraction) ** r, scope)
+                _prune(pairs, _removals(pairs, kept, scope), criterion, scope,
+                       torch.Generator().manual_seed(seed * 1000 + r))
             if step == "random":
                 rewind_to(model, build_model(seed + 10_000 * r).state_dict())
             elif step is not None:

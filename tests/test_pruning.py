@@ -212,12 +212,21 @@ def test_shuffled_masks_keep_every_layers_count_at_new_positions(tiny):
     assert all(torch.equal(a, b) for a, b in zip(shuffled.values(), pruning.shuffle_masks(ticket, seed=3).values()))
 
 
-def test_random_reinit_control_trains_exactly_the_tickets_masks(tiny):
+def test_random_reinit_control_trains_exactly_the_tickets_masks_from_fresh_weights(tiny):
     train = _lenet_trainer(tiny)
     ticket = pruning.imp(lenet, train, rounds=2, fraction=0.5, rewind="init")
-    control = pruning.imp(lenet, train, rounds=2, fraction=0.5, rewind="random", masks=ticket.masks)
+    starts = []
+
+    def recorded(model, callbacks, start_step):
+        starts.append(pruning.effective_weight(*pruning.prunable(model)[0]).detach().clone())
+        return train(model, callbacks, start_step)
+
+    control = pruning.imp(lenet, recorded, rounds=2, fraction=0.5, rewind="random", masks=ticket.masks)
     for found, trained in zip(ticket.masks, control.masks):
         assert all(torch.equal(found[name], trained[name]) for name in found)
+    first = next(iter(ticket.masks[1]))
+    fresh = pruning.effective_weight(*pruning.prunable(lenet(10_000))[0]).detach() * ticket.masks[1][first]
+    assert torch.equal(starts[1], fresh)  # round 1 starts from a fresh draw, masked: not from trained weights
     assert [r["remaining"] for r in control.records] == [r["remaining"] for r in ticket.records]
     with pytest.raises(ValueError, match="rounds \\+ 1"):
         pruning.imp(lenet, train, rounds=3, masks=ticket.masks)
