@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from memlib import data, gradients, models, noise, train
+from memlib import data, gradients, models, noise, settings, train
 from memlib.gradients import GradientProbe, layer_cosines, layer_groups, norm_share, subset_gradients
 from memlib.train import fit
 
@@ -170,16 +170,17 @@ def test_the_probe_rejects_a_mask_of_the_wrong_size(tiny):
         GradientProbe(torch.zeros(40))
 
 
-QUICK = dict(lr=0.1, weight_decay=5e-4, batch_size=64, schedule="cosine")
+# Chapter 1's quick gradient runs on digits (10% noise): the mlp's and the cnn's setups.
+MLP_RUN, CNN_RUN = settings.chapter(1).config("quick")["gradients"]
 
 
-def probe_on_digits(model, epochs, digits_train, subset=None, seed=0, **options):
-    """One quick-profile run on digits with 10% noise; the probe splits off the mislabeled examples (or
+def probe_on_digits(setup, digits_train, subset=None, seed=0):
+    """One of chapter 1's quick-profile runs (``setup``); the probe splits off the mislabeled examples (or
     ``subset``). Returns the per-epoch cosines and the subset's norm shares, epochs × groups."""
-    noisy = noise.symmetric(digits_train.y, 0.1, 10, seed=seed)
+    noisy = noise.symmetric(digits_train.y, setup["noise"], 10, seed=seed)
     probe = GradientProbe(noisy.is_noisy if subset is None else subset)
-    fit(models.build(model, 10, digits_train.shape, seed=seed, **options), digits_train, labels=noisy,
-        epochs=epochs, seed=seed, callbacks=[probe], **QUICK)
+    fit(models.build(setup["model"], 10, digits_train.shape, seed=seed, **setup.get("options", {})), digits_train,
+        labels=noisy, seed=seed, callbacks=[probe], **setup["fit"])
     frame = probe.to_frame()
     return (frame.pivot(index="epoch", columns="group", values="cosine")[list(probe.groups)],
             frame.pivot(index="epoch", columns="group", values="noisy_share")[list(probe.groups)])
@@ -187,7 +188,7 @@ def probe_on_digits(model, epochs, digits_train, subset=None, seed=0, **options)
 
 def test_clean_and_mislabeled_gradients_oppose_each_other_in_the_mlp(digits_train):
     """Maini et al. 2023, Fig. 3 and 2, on digits with 10% noise (the chapter's quick mlp run)."""
-    cosines, shares = probe_on_digits("mlp", 100, digits_train)
+    cosines, shares = probe_on_digits(MLP_RUN, digits_train)
     hidden = cosines.drop(columns="output")
     assert (hidden < -0.02).all().all()  # every hidden group, every epoch
     assert cosines["output"].mean() < -0.5
@@ -196,13 +197,13 @@ def test_clean_and_mislabeled_gradients_oppose_each_other_in_the_mlp(digits_trai
     # Control: a random 10% of the examples, split off the same way, opposes the rest far less.
     chosen = torch.randperm(len(digits_train), generator=torch.Generator().manual_seed(10_000))[:144]
     random_subset = torch.zeros(len(digits_train), dtype=torch.bool).index_fill_(0, chosen, True)
-    control, _ = probe_on_digits("mlp", 100, digits_train, subset=random_subset)
+    control, _ = probe_on_digits(MLP_RUN, digits_train, subset=random_subset)
     assert control.drop(columns="output").stack().mean() > hidden.stack().mean() + 0.4
 
 
 def test_clean_and_mislabeled_gradients_oppose_each_other_in_the_cnn(digits_train):
     """Maini et al. 2023, Fig. 3 and 2, with a conv-bn network (the chapter's quick cnn run)."""
-    cosines, shares = probe_on_digits("cnn", 40, digits_train, width=16)
+    cosines, shares = probe_on_digits(CNN_RUN, digits_train)
     assert (cosines.mean() < -0.25).all()  # every group, the output layer included, on average over training
     assert (cosines.drop(columns="output") < 0).stack().mean() >= 0.9  # nearly every hidden (group, epoch) cell
     assert (shares.mean() > 0.3).all()

@@ -7,20 +7,20 @@ network needs that long to fit the mislabeled digits at all.
 """
 import pytest
 
-from memlib import dropout, models, noise
+from memlib import dropout, models, noise, settings
 from memlib.train import evaluate, fit
 
-HIDDEN = (1024,)
-SETTINGS = dict(epochs=150, lr=0.1, weight_decay=0.0, batch_size=64, schedule="cosine", seed=0)
+QUICK = settings.chapter(2).config("quick")  # the chapter's quick-profile runs
+SETTINGS = dict(**QUICK["fit"], seed=0)
 
 
 @pytest.fixture(scope="module")
 def noisy(digits_train):
-    return noise.symmetric(digits_train.y, 0.1, digits_train.num_classes, seed=0)
+    return noise.symmetric(digits_train.y, QUICK["noise"], digits_train.num_classes, seed=0)
 
 
 def train(digits_train, noisy, method, **rates):
-    model = models.build("mlp", 10, digits_train.shape, seed=0, hidden=HIDDEN, dropout=method, **rates)
+    model = models.build(QUICK["model"], 10, digits_train.shape, seed=0, dropout=method, **QUICK["options"], **rates)
     fit(model, digits_train, labels=noisy, **SETTINGS)
     return model
 
@@ -33,13 +33,14 @@ def clean_and_noisy_accuracy(predictions, noisy):
 
 @pytest.mark.parametrize("method", ["standard", "sparse"])
 def test_standard_dropout_and_a_sparse_network_fit_the_mislabeled_examples(digits_train, noisy, method):
-    model = train(digits_train, noisy, method, p=0.4)
+    model = train(digits_train, noisy, method, **QUICK["methods"][method])
     clean, mislabeled = clean_and_noisy_accuracy(evaluate(model, digits_train)[0], noisy)
     assert clean > 0.95 and mislabeled > 0.9
 
 
 def test_dropping_the_memorization_units_forgets_the_mislabeled_examples_only(digits_train, noisy):
-    model = train(digits_train, noisy, "example_tied", p_gen=0.4, p_mem=0.2, num_examples=len(digits_train))
+    model = train(digits_train, noisy, "example_tied", **QUICK["methods"]["example_tied"],
+                  num_examples=len(digits_train))
     predictions = dropout.predictions_by_mode(model, digits_train, ("train", "drop"))
     clean, mislabeled = clean_and_noisy_accuracy(predictions["train"], noisy)
     assert clean > 0.95 and mislabeled > 0.9  # memorized, through each example's own units

@@ -1,8 +1,8 @@
 """The foundation's reproduction checks, from real training runs on the embedded digits (quick profile)."""
-from memlib import models, noise
+from memlib import models, noise, settings
 from memlib.train import fit
 
-SETTINGS = dict(epochs=100, lr=0.1, weight_decay=5e-4, batch_size=64, schedule="cosine")
+SETTINGS = settings.chapter(1).config("quick")["timeline"]["fit"]  # chapter 1's digits recipe
 
 
 def test_mlp_reaches_95_percent_on_clean_digits(digits_train, digits_test):
