@@ -57,7 +57,7 @@ class DeviceImages:
         if augment is not None:
             images = augment(images.flatten(0, index.dim() - 1), generator).view(images.shape)
         if self.eight_bit:
-            images = _decode(self.levels, images)
+            images = _decode(self.levels, images, channel_axis=index.dim())
         elif self.normalization is not None:
             images = self.normalization(images)
         if images.dim() == 4:
@@ -88,14 +88,14 @@ def _find_codes(x):
     return codes if torch.equal(_decode(_LEVELS.to(x.device), codes), values) else None
 
 
-def _decode(levels, codes):
-    """The floats of uint8 ``codes`` (any shape; N×C×… with a table per channel): a gather from the 256
-    ``levels``, or from row c of the C×256 ``levels`` for channel c (index_select: several times faster than
-    advanced indexing on the CPU)."""
+def _decode(levels, codes, channel_axis=1):
+    """The floats of uint8 ``codes`` (any shape): a gather from the 256 ``levels``, or, with a C×256 table, from
+    row c for the codes of channel c along ``channel_axis`` (index_select: several times faster than advanced
+    indexing on the CPU)."""
     index = codes.int()
     if levels.dim() == 2:
         channel = torch.arange(levels.shape[0], device=codes.device, dtype=torch.int32) * 256
-        index = index + channel.view(1, -1, *[1] * (codes.dim() - 2))
+        index = index + channel.view(-1, *[1] * (codes.dim() - channel_axis - 1))
     return levels.reshape(-1).index_select(0, index.reshape(-1)).view(codes.shape)
 
 

@@ -9,6 +9,7 @@ themselves stay in [0, 1], so 8-bit images keep their uint8 storage and figures 
 With ``MEMLIB_SMOKE=1`` (:func:`memlib.profiles.smoke`), :func:`load` returns a class-balanced few hundred examples
 of each split: the smoke scale at which the test suite runs every profile's code path.
 """
+import functools
 import gzip
 import os
 import pickle
@@ -158,12 +159,15 @@ def data_root(root=None) -> Path:
     return Path(root or os.environ.get("MEMLIB_DATA") or Path.home() / ".cache" / "memlib" / "data").expanduser()
 
 
-def load(name, split="train", root=None, download=False, **options) -> Dataset:
+def load(name, split="train", root=None, download=False, examples=None, **options) -> Dataset:
     """Load a dataset by name: "digits", "synthetic" (embedded, offline), "mnist", "fashion-mnist", "cifar10".
 
+    ``examples``: at most this many examples (:func:`head`: the first of each class in turn), None for all.
     ``options`` go to the embedded generators (see :func:`digits` and :func:`synthetic`). At smoke scale
-    (``MEMLIB_SMOKE=1``) the split is cut to :data:`SMOKE_EXAMPLES`, the same share of every class.
+    (``MEMLIB_SMOKE=1``) the split is cut to at most :data:`SMOKE_EXAMPLES`, the same share of every class.
     """
+    if examples is not None and (isinstance(examples, bool) or not isinstance(examples, int) or examples < 1):
+        raise ValueError(f"examples must be a positive integer or None (all); got {examples!r}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}; got {split!r}")
     if name == "digits":
@@ -176,11 +180,20 @@ def load(name, split="train", root=None, download=False, **options) -> Dataset:
         dataset = _load_torchvision(name, split, data_root(root), download)
     else:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
-    return smoke_subset(dataset, SMOKE_EXAMPLES[split]) if profiles.smoke() else dataset
+    limits = [examples] * (examples is not None) + [SMOKE_EXAMPLES[split]] * profiles.smoke()
+    return head(dataset, min(limits)) if limits else dataset
 
 
-def smoke_subset(dataset, size) -> Dataset:
-    """At most ``size`` examples of ``dataset``, the first ones of each class in turn (all classes kept)."""
+@functools.lru_cache(maxsize=8)
+def train_test(name, root=None, download=False, examples=None) -> tuple:
+    """``(train, test)``: both splits of dataset ``name`` (see :func:`load`), loaded once per process and shared by
+    later calls with the same arguments, so treat them as read-only."""
+    return (load(name, "train", root, download, examples), load(name, "test", root, download, examples))
+
+
+def head(dataset, size) -> Dataset:
+    """At most ``size`` examples of ``dataset``: the first example of each class, then the second of each, and so
+    on (every class kept while ``size`` allows), in dataset order."""
     if len(dataset) <= size:
         return dataset
     rank = torch.zeros(len(dataset), dtype=torch.long)

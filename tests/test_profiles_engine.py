@@ -16,6 +16,8 @@ def test_normalization_of_8_bit_images_is_one_gather_equal_to_normalizing_the_fl
     images = DeviceImages(x, "cpu", normalization=norm)
     assert images.eight_bit and images.images.dtype == torch.uint8
     assert torch.equal(images.batch(torch.arange(6)), norm(x))
+    grid = torch.tensor([[0, 1, 2], [3, 4, 5]])  # a models × batch index, as fit_many draws
+    assert torch.equal(images.batch(grid), norm(x[grid.flatten()]).view(2, 3, 3, 5, 5))
     floats = DeviceImages(x + 1e-3, "cpu", normalization=norm)  # not 8-bit: normalized per batch
     assert not floats.eight_bit
     assert torch.allclose(floats.batch(torch.arange(6)), norm(x + 1e-3))
@@ -57,6 +59,9 @@ def test_smoke_scale_cuts_every_split_to_a_few_hundred_examples_of_every_class(m
     assert len(small) == data.SMOKE_EXAMPLES["train"] and len(data.load("synthetic", "test")) == 128
     assert set(small.y.tolist()) == set(full.y.tolist())
     assert small.normalization == full.normalization
+    assert len(data.load("synthetic", examples=40)) == 40 and len(data.load("synthetic", examples=1000)) == 256
+    with pytest.raises(ValueError, match="examples"):
+        data.load("synthetic", examples=0)
 
 
 def test_smoke_scale_shrinks_epochs_and_seeds_wherever_they_stand(monkeypatch):
