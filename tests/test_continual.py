@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from memlib import continual, models
+from memlib import settings as chapter_settings
 from memlib.continual import EpisodicMemory, ReplayLoss, Task, train_sequence
 from memlib.data import Dataset
 
@@ -119,10 +120,10 @@ def test_train_sequence_fills_the_accuracy_table(split_digits):
 def test_catastrophic_forgetting_and_replay_on_split_digits(split_digits):
     """The chapter's reproduction: McCloskey & Cohen 1989 (forgetting), Chaudhry et al. 2019 (replay). After the
     second task, the first task's accuracy without replay is at most half of that with a replay memory of 300."""
-    settings = dict(model_options=dict(hidden=(100,)), epochs=20, lr=0.05, weight_decay=0.0, batch_size=32,
-                    schedule="constant", device="cpu", seed=0)
+    quick = chapter_settings.chapter(5).config("quick")  # the chapter's quick profile: memory sizes up to 300
+    settings = dict(model=quick["model"], model_options=quick["options"], **quick["fit"], device="cpu", seed=0)
     without = train_sequence(split_digits, memory_size=0, **settings)
-    replay = train_sequence(split_digits, memory_size=300, **settings)
+    replay = train_sequence(split_digits, memory_size=max(quick["memory_sizes"]), **settings)
     assert float(without.accuracy[0, 0]) > 0.9  # the first task was learned ...
     assert float(without.final[0]) < 0.1  # ... and forgotten
     assert float(replay.final[0]) > 0.8

@@ -5,10 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from memlib import data, models, outliers
+from memlib import data, models, outliers, settings
 from memlib.train import fit
 
-QUICK_FIT = dict(epochs=20, lr=0.1, weight_decay=5e-4, batch_size=64, schedule="cosine")
+CHAPTER = settings.chapter(3).config("quick")
+QUICK_FIT = {**CHAPTER["fit"], "epochs": 20}  # chapter 3's quick training, shorter
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +193,9 @@ def test_rare_synthetic_examples_rank_as_outliers_by_adv():
     """The planted rare sub-population of the synthetic data (ARCHITECTURE.md, "Data") must rank in the lowest 20% of
     adv percentiles for most of its members: outliers sit close to a decision boundary (Carlini et al. 2019)."""
     train_set = data.load("synthetic", "train")
-    ensemble, _ = outliers.holdout_ensemble(train_set, 2, model_options=dict(hidden=(128,)), **QUICK_FIT)
-    percentiles = outliers.percentile_within_class(outliers.adv_distance(ensemble, train_set.x, train_set.y),
-                                                   train_set.y)
+    ensemble, _ = outliers.holdout_ensemble(train_set, 2, **CHAPTER["datasets"]["synthetic"], **QUICK_FIT)
+    adv = outliers.adv_distance(ensemble, train_set.x, train_set.y, normalization=train_set.normalization)
+    percentiles = outliers.percentile_within_class(adv, train_set.y)
     rare = train_set.meta["rare"]
     assert int(rare.sum()) >= 50
     share = float((percentiles[rare] < 0.2).float().mean())
