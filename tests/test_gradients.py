@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from memlib import data, gradients, models, noise, settings, train
+from memlib import data, models, noise, settings, train
 from memlib.gradients import GradientProbe, layer_cosines, layer_groups, norm_share, subset_gradients
 from memlib.train import fit
 

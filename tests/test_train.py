@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from memlib import data, models, train
+from memlib import models, train
 from memlib.train import Callback, History, fit, schedule_factor
 
 FAST = dict(epochs=3, lr=0.05, weight_decay=0.0, batch_size=16)

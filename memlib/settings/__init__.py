@@ -69,7 +69,8 @@ class Chapter:
         """The settings table, as Markdown: each setting in the paper, in its reference code, in this book's paper
         and standard profiles, and the reason for any deviation."""
         paper, standard = self.profiles["paper"], self.profiles["standard"]
-        lines = ["| setting | paper | reference code | this book: paper profile | standard profile | deviation, and why |",
+        lines = ["| setting | paper | reference code | this book: paper profile | standard profile "
+                 "| deviation, and why |",
                  "|---|---|---|---|---|---|"]
         for row in self.settings:
             cells = [row.name, row.paper, row.code, row.value(paper), row.value(standard), row.note or "—"]
@@ -84,6 +85,26 @@ def chapter(number) -> Chapter:
     except ModuleNotFoundError:
         raise ValueError(f"no settings for chapter {number!r}") from None
     return module.CHAPTER
+
+
+def schedule(fit) -> str:
+    """A ``fit`` recipe's learning-rate schedule in words: its warm-up, then its shape."""
+    shape = fit.get("schedule", "cosine")
+    if isinstance(shape, dict):
+        text = f"cosine restarts: {shape['cycles']} cycles down to {describe(shape.get('floor', 0.0))}"
+    else:
+        text = {"step": "×0.1 at 50% and 75%", "cosine": "cosine to 0", "triangle": "linear to 0"}.get(shape, shape)
+    warmup = fit.get("warmup", 0.0)
+    return (f"{warmup:.0%} linear warm-up, then " if warmup else "no warm-up, ") + text
+
+
+def normalization(dataset) -> str:
+    """The input normalization of dataset ``dataset`` (a name) in words: the reference statistics of a
+    torchvision dataset, or the embedded datasets' own training statistics."""
+    from memlib import data
+
+    norm = data.REFERENCE.get(dataset)
+    return f"({describe(norm.mean)}) / ({describe(norm.std)})" if norm else "training-set mean / std"
 
 
 def describe(value) -> str:

@@ -6,8 +6,7 @@ Reference code: pratyushmaini/localizing-memorization (``train.py``, ``utils.py`
 the noise-rate slider), the ``gradients`` runs (the gradient probe's heat maps and table), the slider's noise
 ``rates``, and ``examples``: at most this many examples of each split (None: all of them).
 """
-from memlib import data
-from memlib.settings import Chapter, Setting, describe
+from memlib.settings import Chapter, Setting, describe, normalization, schedule
 
 # quick: scikit-learn's 8×8 digits on a CPU, one recipe for every network (SGD, cosine schedule).
 DIGITS = dict(epochs=100, lr=0.1, weight_decay=5e-4, batch_size=64, schedule="cosine")
@@ -51,14 +50,8 @@ def _fit(key, default=None):
     return lambda config: _runs(config, lambda setup: describe(setup["fit"].get(key, default)))
 
 
-def _schedule(setup):
-    fit = setup["fit"]
-    warmup = fit.get("warmup", 0)
-    return (f"{warmup:.0%} linear warm-up, then " if warmup else "") + describe(fit["schedule"])
 
 
-def _normalization(setup):
-    return f"{setup['dataset']} mean/std" if setup["dataset"] in data.REFERENCE else "training-set mean/std"
 
 
 CHAPTER = Chapter(
@@ -78,7 +71,7 @@ CHAPTER = Chapter(
         Setting("learning rate", _fit("lr"), "not verified here",
                 "0.01 in the run names (`experiments/scripts/pending_*.txt`); `--lr1` default 0.1 (`params.py` L46)"),
         Setting("weight decay", _fit("weight_decay"), "not verified here", "5e-4, hard-coded (`train.py` L202)"),
-        Setting("schedule", lambda c: _runs(c, _schedule), "not verified here",
+        Setting("schedule", lambda c: _runs(c, lambda s: schedule(s["fit"])), "not verified here",
                 "\"cosine\" hard-coded (`train.py` L204): 10% linear warm-up, cosine to 0, per step "
                 "(`utils.py` L119-123)",
                 "warm-up starts at lr/steps, not 0"),
@@ -87,7 +80,7 @@ CHAPTER = Chapter(
         Setting("batch size", _fit("batch_size"), "not verified here", "512 (`params.py` L36)"),
         Setting("augmentation", _fit("augment"), "not verified here",
                 "none: `--augmentation 0` default (`params.py` L14), `aug_0` runs"),
-        Setting("normalization", lambda c: _runs(c, _normalization), "not stated",
+        Setting("normalization", lambda c: _runs(c, lambda s: normalization(s["dataset"])), "not stated",
                 "`Normalize(0.5, 0.5)` per channel (`dataloader.py` L91)",
                 "per-channel dataset statistics (CIFAR-10: 0.4914, 0.4822, 0.4465 / 0.2470, 0.2435, "
                 "0.2616), the book's convention"),

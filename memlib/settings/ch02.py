@@ -6,8 +6,7 @@ profile has the network (``dataset``, ``model``, ``options``), the label ``noise
 recipe, the rates of the three ``methods`` of Table 3, the ``sweep`` of rates tried one at a time, and
 ``examples``: at most this many examples of each split (None: all of them).
 """
-from memlib import data
-from memlib.settings import Chapter, Setting, describe
+from memlib.settings import Chapter, Setting, describe, normalization, schedule
 
 # Table 3's rates: standard dropout p, the sparse network's sparsity p, example-tied p_gen and p_mem.
 METHODS = {"standard": dict(p=0.4), "sparse": dict(p=0.4), "example_tied": dict(p_gen=0.4, p_mem=0.2)}
@@ -43,13 +42,8 @@ def _architecture(config):
     return config["model"] + (f", hidden {describe(hidden)}" if hidden else "")
 
 
-def _schedule(config):
-    warmup = config["fit"].get("warmup", 0)
-    return (f"{warmup:.0%} linear warm-up, then " if warmup else "") + describe(config["fit"]["schedule"])
 
 
-def _normalization(config):
-    return f"{config['dataset']} mean/std" if config["dataset"] in data.REFERENCE else "training-set mean/std"
 
 
 def _sweep(config):
@@ -86,13 +80,14 @@ CHAPTER = Chapter(
                 "standard: 0.1 for the MLP"),
         Setting("weight decay", "fit.weight_decay", "not verified here", "5e-4 (`train.py` L202)",
                 "standard: 0 (else dropout keeps the MLP from fitting the noise)"),
-        Setting("schedule", _schedule, "not verified here",
+        Setting("schedule", lambda c: schedule(c["fit"]), "not verified here",
                 "\"cosine\" hard-coded (`train.py` L204): 10% linear warm-up, cosine to 0, per step "
                 "(`utils.py` L119-123)"),
         Setting("epochs", "fit.epochs", "not verified here", "`100 if aug else 50` (`experiments/rewinding.py` L98)"),
         Setting("batch size", "fit.batch_size", "not verified here", "512 (`params.py` L36)"),
         Setting("augmentation", "fit.augment", "not verified here", "none by default (`params.py` L14)"),
-        Setting("normalization", _normalization, "not stated", "`Normalize(0.5, 0.5)` (`dataloader.py` L91)",
+        Setting("normalization", lambda c: normalization(c["dataset"]), "not stated",
+                "`Normalize(0.5, 0.5)` (`dataloader.py` L91)",
                 "per-channel dataset statistics (CIFAR-10: 0.4914, 0.4822, 0.4465 / 0.2470, 0.2435, "
                 "0.2616), the book's convention"),
         Setting("label noise", lambda c: f"{c['noise']:.0%}, uniform", "10% (Table 3)",

@@ -6,8 +6,7 @@ The classic papers are analyses (Oja 1982) or biology (Turrigiano 2008): they fi
 reference code goes with them. The deep network's paper profile follows open_lth's ``cifar_resnet_20`` recipe
 (facebookresearch/open_lth, ``models/cifar_resnet.py`` L128-156), except for its schedule and length.
 """
-from memlib.data import REFERENCE
-from memlib.settings import Chapter, Setting, describe
+from memlib.settings import Chapter, Setting, describe, normalization
 
 NOT_VERIFIED = "not verified here"
 ANALYSIS = "none (an analysis)"
@@ -34,9 +33,6 @@ PROFILES = {
 }
 
 
-def _normalization(config):
-    norm = REFERENCE.get(config["deep"]["dataset"])
-    return f"({describe(norm.mean)}) / ({describe(norm.std)})" if norm else "train-set mean / std"
 
 
 def _architecture(config):
@@ -78,7 +74,7 @@ CHAPTER = Chapter(
         Setting("deep: batch size", "deep.fit.batch_size", NOT_VERIFIED, "128 (" + OLTH + ")"),
         Setting("deep: augmentation", lambda c: describe(c["deep"]["fit"].get("augment")), NOT_VERIFIED,
                 "flip + 4-px crop (" + OLTH + ")"),
-        Setting("deep: normalization", _normalization, NOT_VERIFIED,
+        Setting("deep: normalization", lambda c: normalization(c["deep"]["dataset"]), NOT_VERIFIED,
                 "ImageNet mean/std (open_lth cifar10.py L57)", "CIFAR-10's own statistics"),
         Setting("deep: seeds", "deep.seeds", NOT_VERIFIED, "unseeded init (open_lth)"),
     ),

@@ -8,8 +8,7 @@ Reference code: facebookresearch/agem @ 4542149, which holds ER with reservoir s
 ``model/model.py`` (FC-S: 784-256-256-10, L157-159). The paper's text was not available here: its values are
 marked "not verified here". McClelland et al. (1995) is a theory; it fixes no settings.
 """
-from memlib.data import REFERENCE
-from memlib.settings import Chapter, Setting, describe
+from memlib.settings import Chapter, Setting, describe, normalization
 
 NOT_VERIFIED = "not verified here"
 ER = "replicate_results_er.sh"
@@ -33,9 +32,6 @@ PROFILES = {
 }
 
 
-def _normalization(config):
-    norms = [REFERENCE.get(name) for name in config["datasets"]]
-    return "; ".join(f"{describe(n.mean)} / {describe(n.std)}" if n else "train-set mean / std" for n in norms)
 
 
 def _tasks(config):
@@ -62,7 +58,7 @@ CHAPTER = Chapter(
         Setting("replay batch", lambda c: f"{c['fit']['batch_size']} (= batch size)", NOT_VERIFIED,
                 f"10 (--eps-mem-batch, {ER})"),
         Setting("augmentation", lambda c: "none", NOT_VERIFIED, "none"),
-        Setting("normalization", _normalization, NOT_VERIFIED,
+        Setting("normalization", lambda c: "; ".join(normalization(name) for name in c["datasets"]), NOT_VERIFIED,
                 "none: pixels in [0, 1] (tf input_data)", "the book's one normalization"),
         Setting("memory sizes", "memory_sizes", NOT_VERIFIED, f"1 per class and task ({ER})",
                 "a sweep; 5 = 1 per class of the first task"),

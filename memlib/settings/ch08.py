@@ -9,8 +9,7 @@ pruning ``fraction`` per round, ``rounds``, ``exclude_output`` (the output layer
 step ``k``, the ``variants`` run and the ``sweep`` of rewind steps) and ``examples``: at most this many examples of
 each split (None: all of them).
 """
-from memlib import data
-from memlib.settings import Chapter, Setting, describe
+from memlib.settings import Chapter, Setting, describe, normalization, schedule
 
 ALL = ["rewind to 0", "rewind to k", "random re-init", "random pruning"]
 
@@ -58,15 +57,8 @@ def _fit(index, key, default=None):
     return _on(index, lambda s: describe(s["fit"].get(key, default)))
 
 
-def _schedule(setup):
-    fit = setup["fit"]
-    name = {"step": "×0.1 at 50%, 75%", "cosine": "cosine to 0"}.get(fit["schedule"], describe(fit["schedule"]))
-    return name + (f", {fit['warmup']:.0%} warm-up" if fit.get("warmup") else ", no warm-up")
 
 
-def _normalization(setup):
-    norm = data.REFERENCE.get(setup["dataset"])
-    return f"({describe(norm.mean)}) / ({describe(norm.std)})" if norm else "training-set mean/std"
 
 
 def _pruning(setup):
@@ -96,11 +88,11 @@ def _rows(index, net, paper, code, note):
         "optimizer": _on(index, lambda s: f"SGD, momentum {describe(s['fit'].get('momentum', 0.9))}"),
         "learning rate": _fit(index, "lr"),
         "weight decay": _fit(index, "weight_decay"),
-        "schedule": _on(index, _schedule),
+        "schedule": _on(index, lambda s: schedule(s["fit"])),
         "epochs": _fit(index, "epochs"),
         "batch size": _fit(index, "batch_size"),
         "augmentation": _fit(index, "augment"),
-        "normalization": _on(index, _normalization),
+        "normalization": _on(index, lambda s: normalization(s["dataset"])),
         "pruning": _on(index, _pruning),
         "rounds (remaining)": _on(index, _rounds),
         "rewind step": _on(index, _rewind),

@@ -11,8 +11,7 @@ step k and the control without rewinding are the book's design. Each profile has
 ``fraction`` per round, ``rounds``, rewind step ``k`` and ``exclude_output`` (False: the output layer is pruned
 too), and ``examples``: at most this many examples of each split (None: all of them).
 """
-from memlib import data
-from memlib.settings import Chapter, Setting, describe
+from memlib.settings import Chapter, Setting, describe, normalization, schedule
 
 # Example-tied rates as in chapter 2: p_gen = 0.4 of a layer's units generalize; each memorization unit is kept
 # for an example with probability p_mem = 0.2.
@@ -43,15 +42,8 @@ PLACES = {"resnet18": "after layer2 and layer3", "lenet300": "after both hidden 
           "mlp": "after each hidden layer"}
 
 
-def _schedule(config):
-    fit = config["fit"]
-    warmup = fit.get("warmup", 0)
-    return (f"{warmup:.0%} linear warm-up, then " if warmup else "") + describe(fit["schedule"])
 
 
-def _normalization(config):
-    norm = data.REFERENCE.get(config["dataset"])
-    return f"({describe(norm.mean)}) / ({describe(norm.std)})" if norm else "training-set mean/std"
 
 
 def _pruning(config):
@@ -85,12 +77,13 @@ CHAPTER = Chapter(
                 "standard: 0.1 for LeNet"),
         Setting("weight decay", "fit.weight_decay", "not verified here", "5e-4, hard-coded (`train.py` L202)",
                 "standard: 0, so that LeNet fits the noisy labels"),
-        Setting("schedule", _schedule, "not verified here",
+        Setting("schedule", lambda c: schedule(c["fit"]), "not verified here",
                 "10% linear warm-up, cosine to 0, per step (`utils.py` L119-123)"),
         Setting("epochs", "fit.epochs", "not verified here", "`100 if aug else 50` (`experiments/rewinding.py` L98)"),
         Setting("batch size", "fit.batch_size", "not verified here", "512 (`params.py` L36)"),
         Setting("augmentation", "fit.augment", "not verified here", "none by default (`params.py` L14)"),
-        Setting("normalization", _normalization, "not stated", "`Normalize(0.5, 0.5)` (`dataloader.py` L91)",
+        Setting("normalization", lambda c: normalization(c["dataset"]), "not stated",
+                "`Normalize(0.5, 0.5)` (`dataloader.py` L91)",
                 "dataset mean/std per channel: the book's convention"),
         Setting("label noise", lambda c: f"{c['noise']:.0%}, uniform over the other classes", "10% (Maini Table 3)",
                 "(y + r) mod C, r ∈ 1…C−2 (`dataloader.py` L58-71)",
