@@ -3,7 +3,7 @@
 - quick: embedded data (digits, synthetic) and small networks, each notebook within 90 s on 2 CPU cores; CI and
   the published build.
 - standard: MNIST, Fashion-MNIST and CIFAR-10 with the chapter's paper architecture or a smaller one, fewer
-  epochs and seeds; each notebook within about 10 minutes on a Colab T4.
+  epochs and seeds, for a Colab T4 (an estimated 1 to 23 minutes per chapter: benchmarks/STANDARD_T4.md).
 - paper: each chapter's paper experiment, its settings taken from the paper and its reference code, with every
   deviation named in the chapter's settings table (:mod:`memlib.settings`); a large GPU.
 
