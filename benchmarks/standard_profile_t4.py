@@ -236,12 +236,13 @@ def chapter_8(config):
 
 
 def chapter_9(config):
-    """Notebook 09, cell 6: ``run(network, rewind)`` is one pruning.imp of fits without a test set, for the standard
-    and the example-tied network, rewound to step k or not at all (every round trains all T steps); after every
-    round the test set is predicted (example-tied: in test and in drop mode)."""
+    """Notebook 09, ``run(network, seed)``: for the standard and the example-tied network and every seed, three
+    pruning.imp of fits without a test set: the ticket rewound to step k, random per-layer masks of its sparsity
+    rewound to k, and the ticket without rewinding (every round trains all T steps); after every round the test set
+    is predicted (example-tied: in test and in drop mode)."""
     _, _, n_test = sizes(config["dataset"], config["examples"])
     run = trained(config["dataset"], config["model"], config["fit"], examples=config["examples"], tested=False)
-    return [r for modes in (1, 2) for start in (config["k"], 0)
+    return [r for modes in (1, 2) for _ in range(config["seeds"]) for start in (config["k"], config["k"], 0)
             for r in imp(replace(run, extra=modes * n_test), config["rounds"], start)]
 
 
