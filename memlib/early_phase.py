@@ -8,7 +8,8 @@ Training"; Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket
 - :func:`train_from`, :func:`error_along_path`, :func:`error_barrier` and :func:`stability`: instability analysis,
   i.e. train two copies from the weights at iteration k with different data orders and measure the error barrier
   on the straight line between the two results.
-- :func:`memorization_onset` and :func:`milestones`: the landmarks of one run's timeline, in iterations.
+- :func:`memorization_onset`, :func:`centred_average` and :func:`milestones`: the landmarks of one run's timeline,
+  in iterations.
 """
 import copy
 from abc import ABC, abstractmethod
@@ -192,23 +193,47 @@ def memorization_onset(timeline) -> int:
     return int(timeline["epoch"].iloc[int(timeline["true_label"].to_numpy().argmax())])
 
 
-def milestones(gradient_norms, distances, stability, timeline, *, steps_per_epoch, threshold=0.02) -> dict:
-    """The landmarks of one run's early-phase timeline, in iterations, in the spirit of Frankle, Schwab & Morcos
-    (2020, Fig. 2): where the gradient norm, averaged over a sliding window of one epoch, is largest; when the
-    weights have covered half of their final distance from initialization; the first rewinding iteration k of
-    the ``stability`` frame from which every later k has a test error barrier of at most ``threshold`` (None if
-    none); when memorization takes over (:func:`memorization_onset`); and the length of training."""
+def centred_average(values, window) -> torch.Tensor:
+    """``values`` (one per iteration) averaged over a centred triangular window of ``window`` steps (an odd
+    number; weights 1, 2, …, (window + 1)/2, …, 2, 1, renormalized where the window passes the ends): entry t mixes
+    steps t − (window − 1)/2 … t + (window − 1)/2 only, so a peak stays where it is, even in the first
+    iterations, where Frankle, Schwab & Morcos (2020, Fig. 2) place the largest gradients. ``window=1`` returns
+    the values unchanged."""
+    values = torch.as_tensor(values, dtype=torch.float64)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number of steps; got {window!r}")
+    if values.dim() != 1 or len(values) == 0:
+        raise ValueError(f"values must be a non-empty 1-D series; got shape {tuple(values.shape)}")
+    half = window // 2
+    kernel = torch.cat([torch.arange(1, half + 2), torch.arange(half, 0, -1)]).to(values)
+    padded = torch.nn.functional.pad(values[None, None], (half, half))
+    weights = torch.nn.functional.pad(torch.ones_like(values)[None, None], (half, half))
+    total = torch.nn.functional.conv1d(padded, kernel[None, None])[0, 0]
+    return total / torch.nn.functional.conv1d(weights, kernel[None, None])[0, 0]
+
+
+def milestones(gradient_norms, distances, stability, timeline, *, steps_per_epoch, threshold, window) -> dict:
+    """The landmarks of one run's early-phase timeline, in iterations, beside Frankle, Schwab & Morcos (2020,
+    Fig. 2): the iteration of the largest gradient norm after :func:`centred_average` over ``window`` steps (no
+    lag: it can be iteration 1); the first iteration at which the weights have covered half of their final
+    distance from initialization; the first rewinding iteration k of the ``stability`` frame from which every
+    later k has a test error barrier of at most ``threshold`` (Frankle et al. 2020, LMC; None if none); the last
+    iteration of the epoch at which memorization takes over (:func:`memorization_onset`, read once per epoch);
+    and the length of training."""
     gradient_norms, distances = torch.as_tensor(gradient_norms), torch.as_tensor(distances)
-    if len(gradient_norms) != len(distances) or len(distances) < steps_per_epoch:
-        raise ValueError(f"need one gradient norm and one distance per iteration, at least one epoch "
-                         f"({steps_per_epoch}); got {len(gradient_norms)} and {len(distances)}")
-    window = gradient_norms.unfold(0, steps_per_epoch, 1).mean(dim=1)
+    if len(gradient_norms) != len(distances) or len(distances) == 0:
+        raise ValueError(f"need one gradient norm and one distance per iteration; got {len(gradient_norms)} and "
+                         f"{len(distances)}")
+    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be a positive integer; got {steps_per_epoch!r}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
+        raise ValueError(f"threshold (an error barrier) must be non-negative; got {threshold!r}")
     half = int((distances >= distances[-1] / 2).nonzero()[0]) + 1
     ordered = stability.sort_values("step")
     unstable = (ordered["test_barrier"] > threshold).to_numpy().nonzero()[0]
     later = ordered["step"].to_numpy()[unstable[-1] + 1:] if len(unstable) else ordered["step"].to_numpy()
     return {
-        "gradient_peak_step": int(window.argmax()) + steps_per_epoch,
+        "gradient_peak_step": int(centred_average(gradient_norms, window).argmax()) + 1,
         "half_distance_step": half,
         "stable_step": int(later[0]) if len(later) else None,
         "memorization_step": memorization_onset(timeline) * steps_per_epoch,

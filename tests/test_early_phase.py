@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from memlib import early_phase, models, train
+from memlib import early_phase, models, noise, settings, train
 from memlib.early_phase import (DistanceFromInit, GradientNorms, error_along_path, error_barrier,
                                 forgetting_events, interpolate, train_from, unforgettable)
 from memlib.train import Callback, Checkpoints, fit
@@ -151,20 +151,67 @@ def test_stability_reports_a_barrier_per_rewinding_step(tiny):
     frame = early_phase.stability(model, keep.states, tiny, tiny, points=3, **FAST)
     assert frame["step"].tolist() == [0, 6]
     assert list(frame.columns) == ["step", "test_barrier", "train_barrier", "test_error_a", "test_error_b"]
-    assert (frame["test_barrier"] >= 0).all() and (frame["train_barrier"] >= 0).all()
     with pytest.raises(ValueError, match="two different"):
         early_phase.stability(model, keep.states, tiny, tiny, seeds=(1, 1), **FAST)
 
 
+def test_copies_trained_from_a_later_iteration_have_a_lower_barrier(digits_train, digits_test):
+    """Frankle et al. (2020, LMC, Sec. 3): two copies trained from the initialization with two data orders end
+    apart, with an error barrier between them; two copies trained from the weights at a later iteration k of the
+    same run end much closer to linearly connected. Chapter 7's quick recipe (its noise, its fit, one of its
+    rewinding iterations) on digits, with a small MLP in place of its CNN for speed; the barrier on the training
+    set w.r.t. the given labels, where the copies' different memorization of the mislabeled examples shows."""
+    config = settings.chapter(7).config("quick")
+    late = 200
+    assert late in config["rewind"]
+    noisy = noise.symmetric(digits_train.y, config["noise"], digits_train.num_classes, seed=0)
+    model = models.build("mlp", digits_train.num_classes, digits_train.shape, seed=0)
+    keep = Checkpoints([0, late])
+    fit(model, digits_train, labels=noisy, seed=0, callbacks=[keep], **config["fit"])
+    frame = early_phase.stability(model, keep.states, digits_train, digits_test, labels=noisy, seeds=(100, 101),
+                                  points=5, **config["fit"]).set_index("step")
+    assert frame.loc[0, "train_barrier"] >= 0.05
+    assert frame.loc[late, "train_barrier"] <= frame.loc[0, "train_barrier"] / 2
+
+
+def test_centred_average_keeps_a_peak_where_it_is():
+    spike = torch.tensor([0.0, 0.0, 3.0, 0.0, 0.0])
+    assert early_phase.centred_average(spike, 3).tolist() == pytest.approx([0.0, 0.75, 1.5, 0.75, 0.0])
+    assert early_phase.centred_average(spike, 1).tolist() == spike.tolist()
+    # Renormalized at the ends: a constant series stays constant, however wide the window.
+    assert early_phase.centred_average(torch.full((4,), 2.0), 7).tolist() == pytest.approx([2.0] * 4)
+    for window in (0, 2, True, 1.0):
+        with pytest.raises(ValueError, match="odd"):
+            early_phase.centred_average(spike, window)
+
+
 def test_milestones_read_the_timeline():
-    gradient_norms = torch.tensor([1.0, 1.0, 5.0, 5.0, 1.0, 1.0, 1.0, 1.0])
+    # The gradient norm peaks at step 3. A one-epoch sliding window would report the end of a window (step 4 at
+    # the earliest with 4 steps per epoch); the centred average keeps step 3.
+    gradient_norms = torch.tensor([1.0, 2.0, 6.0, 3.0, 1.0, 1.0, 1.0, 1.0])
     distances = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
     stability = pd.DataFrame({"step": [0, 2, 4, 6], "test_barrier": [0.3, 0.01, 0.05, 0.0]})
     timeline = pd.DataFrame({"epoch": [1, 2, 3, 4], "true_label": [0.5, 0.8, 0.6, 0.4]})
-    marks = early_phase.milestones(gradient_norms, distances, stability, timeline, steps_per_epoch=2)
-    assert marks == {"gradient_peak_step": 4, "half_distance_step": 4, "stable_step": 6,
+    marks = early_phase.milestones(gradient_norms, distances, stability, timeline, steps_per_epoch=2,
+                                   threshold=0.02, window=3)
+    assert marks == {"gradient_peak_step": 3, "half_distance_step": 4, "stable_step": 6,
                      "memorization_step": 4, "total_steps": 8}
+    for window in (1, 5):
+        assert early_phase.milestones(gradient_norms, distances, stability, timeline, steps_per_epoch=4,
+                                      threshold=0.02, window=window)["gradient_peak_step"] == 3
+    # A peak at the very first iteration is found there.
+    early = torch.tensor([9.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    assert early_phase.milestones(early, distances, stability, timeline, steps_per_epoch=2, threshold=0.02,
+                                  window=5)["gradient_peak_step"] == 1
+    # The threshold decides which barriers count as stable: at 0.1, only step 0's 0.3 is above it.
+    assert early_phase.milestones(gradient_norms, distances, stability, timeline, steps_per_epoch=2,
+                                  threshold=0.1, window=3)["stable_step"] == 2
     never = stability.assign(test_barrier=0.5)
-    assert early_phase.milestones(gradient_norms, distances, never, timeline, steps_per_epoch=2)["stable_step"] is None
+    assert early_phase.milestones(gradient_norms, distances, never, timeline, steps_per_epoch=2, threshold=0.02,
+                                  window=3)["stable_step"] is None
     with pytest.raises(ValueError, match="one gradient norm"):
-        early_phase.milestones(gradient_norms[:3], distances, stability, timeline, steps_per_epoch=2)
+        early_phase.milestones(gradient_norms[:3], distances, stability, timeline, steps_per_epoch=2,
+                               threshold=0.02, window=3)
+    with pytest.raises(ValueError, match="threshold"):
+        early_phase.milestones(gradient_norms, distances, stability, timeline, steps_per_epoch=2, threshold=-0.1,
+                               window=3)

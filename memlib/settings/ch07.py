@@ -8,27 +8,26 @@ noise so that memorization shows on the timeline.
 """
 from memlib.settings import Chapter, Setting, describe, normalization, schedule
 
-
-
-
-
+# How early_phase.milestones reads a run (every profile): stable to SGD noise from the first rewinding iteration
+# from which every test error barrier is at most 2 points; the gradient-norm peak after a centred 5-step average.
+LANDMARKS = dict(threshold=0.02, window=5)
 
 CHAPTER = Chapter(
     7,
     profiles={
         # quick: a small BatchNorm CNN on scikit-learn's 8×8 digits, CPU-sized.
         "quick": dict(dataset="digits", model="cnn", model_options=dict(width=8), noise=0.2, seeds=1,
-                      rewind=[0, 5, 20, 60, 200], path_points=11,
+                      rewind=[0, 5, 20, 60, 200], path_points=11, landmarks=LANDMARKS,
                       fit=dict(epochs=30, lr=0.2, weight_decay=5e-4, batch_size=64, schedule="cosine")),
         # standard: the paper's ResNet-20 and optimizer for 8 epochs with a cosine schedule, on a Colab T4.
         "standard": dict(dataset="cifar10", model="resnet20", model_options={}, noise=0.2, seeds=1,
-                         rewind=[0, 200, 1000], path_points=11,
+                         rewind=[0, 200, 1000], path_points=11, landmarks=LANDMARKS,
                          fit=dict(epochs=8, lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128,
                                   schedule="cosine")),
         # paper: open_lth's cifar_resnet_20 (160 epochs, ×0.1 at epochs 80 and 120, crop and flip), with label
         # noise added so that memorization shows on the timeline.
         "paper": dict(dataset="cifar10", model="resnet20", model_options={}, noise=0.2, seeds=3,
-                      rewind=[0, 100, 250, 500, 1000, 2000, 4000], path_points=11,
+                      rewind=[0, 100, 250, 500, 1000, 2000, 4000], path_points=11, landmarks=LANDMARKS,
                       fit=dict(epochs=160, lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128,
                                schedule="step", augment="crop-flip")),
     },
@@ -57,6 +56,10 @@ CHAPTER = Chapter(
         Setting("rewind steps k", "rewind", "not verified here", "any (`--rewinding_steps`, `lottery/desc.py`)"),
         Setting("copies per k, path points", lambda c: f"2 data orders, {c['path_points']} points",
                 "not verified here", "—"),
+        Setting("stable if test barrier ≤", lambda c: f"{100 * c['landmarks']['threshold']:g} points of error",
+                "≈ 0 (LMC, Sec. 3; exact rule not verified here)", "—"),
+        Setting("gradient-norm peak", lambda c: f"after a centred {c['landmarks']['window']}-step average",
+                "not stated (plotted in Fig. 2)", "—", "a few steps: the peak can fall in the first iterations"),
         Setting("seeds", "seeds", "not verified here", "init unseeded; data order `data_order_seed`"),
     ),
     # At smoke scale a run has 4 optimizer steps (256 examples, batch 128, 2 epochs): rewind inside it, to the
