@@ -31,19 +31,15 @@ def badge(notebook: Path, root=ROOT) -> str:
 def setup_cell(root=ROOT) -> str:
     url, branch = repository(root)
     return f'''{SETUP_MARK}: install memlib from the book's repository, keeping Colab's own torch; a no-op elsewhere.
-import os
-import subprocess
-import sys
+import os, subprocess, sys
 
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "memlib @ git+{url}@{branch}"], check=True)
     os.environ.setdefault("MEMLIB_PROFILE", "standard")
     os.environ.setdefault("MEMLIB_DATA", "/content/data")
     import torch
-
-    if not torch.cuda.is_available():
-        print("No GPU runtime: choose Runtime > Change runtime type > GPU. On a CPU the 'standard' profile is slow; "
-              "set os.environ['MEMLIB_PROFILE'] = 'quick' for the small version.")'''
+    torch.cuda.is_available() or print("No GPU runtime: choose Runtime > Change runtime type > GPU, or set "
+                                       "os.environ['MEMLIB_PROFILE'] = 'quick' for the small version.")'''
 
 
 def expected_cells(notebook: Path, root=ROOT):

@@ -4,6 +4,7 @@ carry a fingerprint of memlib's source, so a result is never reused by code othe
 smoke-scale results (``MEMLIB_SMOKE=1``) are kept apart from full-scale ones."""
 import functools
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -66,3 +67,44 @@ def cached(config: dict, compute, root=None):
         Path(tmp).unlink(missing_ok=True)
         raise
     return result
+
+
+def recipe(function):
+    """``function`` with its result cached under a key built from its qualified name and every argument, defaults
+    included: the one way an experiment's cache key is made (ARCHITECTURE.md, "The results cache"). The arguments
+    must be plain values (names, numbers, dicts of settings), never datasets or models. The result may hold
+    pandas DataFrames beside tensors and plain values; they come back as DataFrames."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def cached_function(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        key = {"recipe": f"{function.__module__}.{function.__qualname__}", **bound.arguments}
+        return _from_storable(cached(key, lambda: _to_storable(function(*args, **kwargs))))
+
+    return cached_function
+
+
+def _to_storable(value):
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return {"__frame__": {str(column): value[column].tolist() for column in value.columns}}
+    if isinstance(value, dict):
+        return {key: _to_storable(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_storable(v) for v in value)
+    return value
+
+
+def _from_storable(value):
+    import pandas as pd
+
+    if isinstance(value, dict):
+        if set(value) == {"__frame__"}:
+            return pd.DataFrame(value["__frame__"])
+        return {key: _from_storable(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_from_storable(v) for v in value)
+    return value

@@ -11,17 +11,6 @@ STYLE = {
 plt.rcParams.update(STYLE)
 
 
-def mean_sd_text(values, scale=100, unit="%", digits=1) -> str:
-    """"mean ± sd" of ``values`` (NaN left out) times ``scale``, for a table cell: the mean alone for one value,
-    "—" for none."""
-    import pandas as pd
-
-    values = pd.Series(values, dtype=float).dropna() * scale
-    if len(values) > 1:
-        return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}{unit}"
-    return f"{values.mean():.{digits}f}{unit}" if len(values) else "—"
-
-
 def setup_title(setup) -> str:
     """"<model> on <dataset>" for a setup of a chapter's settings."""
     return f"{setup['model']} on {setup['dataset']}"

@@ -48,3 +48,22 @@ def test_results_of_other_code_are_not_reused(tmp_path, monkeypatch):
     cache.cached({"x": 1}, lambda: 1, root=tmp_path)
     monkeypatch.setattr(cache, "code_version", lambda: "other-code")
     assert cache.cached({"x": 1}, lambda: 2, root=tmp_path) == 2
+
+
+def test_recipe_keys_by_name_and_every_argument_and_returns_frames(tmp_path, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path))
+    calls = []
+
+    @cache.recipe
+    def experiment(rate, *, seed=0):
+        calls.append((rate, seed))
+        return {"frame": pd.DataFrame({"epoch": [1, 2], "acc": [0.5, rate]}), "flag": torch.tensor([True])}
+
+    first = experiment(0.1)
+    again = experiment(0.1, seed=0)
+    other = experiment(0.1, seed=1)
+    assert calls == [(0.1, 0), (0.1, 1)]
+    assert isinstance(again["frame"], pd.DataFrame) and again["frame"].acc.tolist() == [0.5, 0.1]
+    assert torch.equal(first["flag"], again["flag"]) and other["frame"].equals(first["frame"])
