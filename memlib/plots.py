@@ -54,3 +54,15 @@ def image_grid(images, titles=None, columns=8, size=1.2, cmap="gray"):
                 ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def remaining_axis(ax):
+    """An x axis of the share of weights remaining, as pruning proceeds: log scale, in percent, decreasing to the
+    right (Frankle & Carbin 2019, Fig. 1)."""
+    import matplotlib.ticker as mticker
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    return ax

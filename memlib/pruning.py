@@ -307,3 +307,44 @@ def _refresh(model):
         for hook in module._forward_pre_hooks.values():
             if isinstance(hook, prune.BasePruningMethod):
                 hook(module, None)
+
+
+def example_tied_weights(model) -> list:
+    """The weights around each example-tied layer of ``model`` (Maini et al. 2023, Sec. 4): for each layer and
+    direction, ``incoming`` (each unit's row of the prunable layer feeding it; for a channel, its filter) and
+    ``outgoing`` (its column of the next prunable layer), the magnitudes ``|w|`` of the generalization units' and
+    of the memorization units' effective weights (``general``, ``memory``, flat CPU tensors) and the share of each
+    that the current masks keep (``general_kept``, ``memory_kept``), and ``memory_larger``, the chance that a
+    memorization weight is larger than a generalization weight (0.5: no difference; ties count as ranked). Used to ask whether memorization weights are
+    small and whether magnitude pruning removes them first (chapter 9)."""
+    from memlib import dropout
+
+    layers = [module for module, _ in prunable(model, exclude_output=False)]
+    links, last, pending = [], None, []
+    for module in model.modules():
+        if module in layers:
+            links += [(tied, layers[before], module) for tied, before in pending]
+            pending, last = [], layers.index(module)
+        elif isinstance(module, dropout.ExampleTiedDropout):
+            pending.append((module, last))
+    rows = []
+    for number, (tied, before, after) in enumerate(links, 1):
+        rows += [_unit_row(number, "incoming", before, 0, tied), _unit_row(number, "outgoing", after, 1, tied)]
+    if not rows:
+        raise ValueError(f"{type(model).__name__} has no example-tied layer between two prunable layers")
+    return rows
+
+
+def _unit_row(number, direction, layer, dim, tied):
+    from memlib import dropout
+
+    general = dropout.generalization_units(tied).nonzero().flatten().cpu()
+    memory = dropout.memorization_units(tied).nonzero().flatten().cpu()
+    weight, kept = effective_weight(layer).detach().abs().cpu(), mask(layer).detach().cpu()
+    pick = lambda t, units: t.index_select(dim, units).flatten()  # noqa: E731
+    general_w, memory_w = pick(weight, general), pick(weight, memory)
+    ranks = torch.cat([general_w, memory_w]).argsort().argsort().double()
+    larger = (ranks[len(general_w):].mean() - (len(memory_w) - 1) / 2) / len(general_w)
+    return dict(layer=number, direction=direction, general=general_w, memory=memory_w,
+                general_kept=pick(kept, general).float().mean().item(),
+                memory_kept=pick(kept, memory).float().mean().item(), memory_larger=float(larger))

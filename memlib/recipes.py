@@ -2,9 +2,10 @@
 (ARCHITECTURE.md, "Chapters", step 2). A researcher runs them on a dataset by name, or calls the pieces they are
 made of (``noise``, ``models.build``, ``train.fit``) on their own data.
 """
+import pandas as pd
 import torch
 
-from memlib import cache, data, elr, gradients, models, noise, train
+from memlib import cache, data, dropout, elr, gradients, models, noise, pruning, train
 
 PROBES = (None, "mislabeled", "random")
 
@@ -48,3 +49,63 @@ def _probed_subset(is_noisy, probe, seed):
         return is_noisy
     chosen = torch.randperm(len(is_noisy), generator=torch.Generator().manual_seed(10_000 + seed))
     return torch.zeros_like(is_noisy).index_fill_(0, chosen[:int(is_noisy.sum())], True)
+
+
+TICKET_VARIANTS = {"ticket": "ticket, rewound", "random masks": "random masks, rewound",
+                   "no rewinding": "ticket, not rewound"}
+
+
+@cache.recipe
+def ticket_controls(dataset, model, *, noise_rate, seed, fit, rounds, fraction, k, tied=None, exclude_output=None,
+                    examples=None) -> dict:
+    """Iterative magnitude pruning with rewinding to iteration ``k`` (Frankle et al. 2020; open_lth
+    ``lottery/runner.py``) of a network trained with ``noise_rate`` symmetric label noise, and its two controls at
+    the same sparsity: random masks of the ticket's per-layer sparsity, rewound to ``k`` (open_lth's
+    ``randomly_prune``), and the ticket without rewinding (the survivors keep their trained values). ``tied``:
+    example-tied dropout rates (``p_gen``, ``p_mem``; Maini et al. 2023) for the network, None for a standard one.
+
+    Returns ``{"rounds": frame, "units": frame, "dense": rows}``: per variant and round (0 = dense) the weights
+    remaining and the accuracy on the clean and mislabeled training examples (w.r.t. the noisy labels; an
+    example-tied network through each example's own units) and on the test set (example-tied: ``test`` with all
+    units, ``test_drop`` with the memorization units off); for the ticket of an example-tied network, per round,
+    layer and direction, the share of each kind of unit's weights kept and their mean ``|w|``
+    (:func:`memlib.pruning.example_tied_weights`); ``dense``: those rows of the dense network, with the magnitudes.
+    """
+    train_set, test_set = data.train_test(dataset, download=True, examples=examples)
+    noisy = noise.symmetric(train_set.y, noise_rate, train_set.num_classes, seed=seed)
+    options = dict(dropout="example_tied", num_examples=len(train_set), **tied) if tied else {}
+
+    def build(s):
+        return models.build(model, train_set.num_classes, train_set.shape, seed=s, **options)
+
+    def train_run(network, callbacks, start_step=0):
+        return train.fit(network, train_set, labels=noisy, seed=seed, callbacks=callbacks, start_step=start_step,
+                         **fit)
+
+    units = []
+
+    def measure(network, record_units=False):
+        if record_units:
+            units.append(pruning.example_tied_weights(network))
+        if not tied:
+            return {"test": train.accuracy(network, test_set)}
+        return {f"test{'' if mode == 'test' else '_drop'}": _accuracy_in_mode(network, test_set, mode)
+                for mode in ("test", "drop")}
+
+    common = dict(rounds=rounds, fraction=fraction, noisy=noisy, seed=seed, exclude_output=exclude_output)
+    ticket = pruning.imp(build, train_run, rewind=k, measure=lambda m: measure(m, bool(tied)), **common)
+    shuffled = [pruning.shuffle_masks(m, seed=10_000 * seed + 100 * r) for r, m in enumerate(ticket.masks)]
+    randomly = pruning.imp(build, train_run, rewind=k, masks=shuffled, measure=measure, **common)
+    plain = pruning.imp(build, train_run, rewind=None, measure=measure, **common)
+    records = [result.to_frame().assign(variant=variant, seed=seed)
+               for variant, result in zip(TICKET_VARIANTS, (ticket, randomly, plain))]
+    kept = [{key: value for key, value in row.items() if key not in ("general", "memory")}
+            | dict(round=r, general_mean=row["general"].mean().item(), memory_mean=row["memory"].mean().item(),
+                   seed=seed) for r, rows in enumerate(units) for row in rows]
+    return {"rounds": pd.concat(records, ignore_index=True), "units": pd.DataFrame(kept),
+            "dense": units[0] if units else []}
+
+
+def _accuracy_in_mode(network, test_set, mode):
+    with dropout.using_mode(network, mode):
+        return train.accuracy(network, test_set)

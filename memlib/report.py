@@ -97,3 +97,42 @@ def _cell(value, fmt) -> str:
 
 def _missing(value) -> bool:
     return value is None or (isinstance(value, numbers.Real) and math.isnan(value))
+
+
+def t_interval(values, confidence=0.95):
+    """(mean, low, high): the mean of ``values`` (missing ones left out) and its ``confidence`` t-interval,
+    mean ± t · s / √n; low and high are None with fewer than 2 values, all three with none."""
+    import numpy as np
+    from scipy import stats
+
+    values = np.array([v for v in values if not _missing(v)], dtype=float)
+    if len(values) == 0:
+        return None, None, None
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, None, None
+    half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def decide(estimate, smallest, also=True) -> str:
+    """A rule stated before the runs, applied to a :func:`t_interval` ``estimate`` of an effect: "supported" if the
+    mean is at least ``smallest``, the interval excludes 0 and ``also`` holds; "refuted" if the whole interval lies
+    below ``smallest``; else "neither" (always with no interval)."""
+    mean, low, high = estimate
+    if low is None:
+        return "neither"
+    if mean >= smallest and low > 0 and also:
+        return "supported"
+    return "refuted" if high < smallest else "neither"
+
+
+def difference(value, more, less, same, scale=100, unit=" points", digits=1) -> str:
+    """A signed difference in words: ``more`` or ``less`` with ``{}`` replaced by the amount (``|value| · scale``
+    with ``digits`` decimals and ``unit``), or ``same`` where the amount rounds to zero; "—" when missing."""
+    if _missing(value):
+        return MISSING
+    amount = f"{abs(value) * scale:.{digits}f}"
+    if float(amount) == 0:
+        return same
+    return (more if value > 0 else less).format(amount + unit)

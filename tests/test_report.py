@@ -29,3 +29,20 @@ def test_words_follow_the_numbers():
     assert report.compare(0.0, 0.2, "more", "less", "same") == "less"
     assert report.count(3, 3, "seed") == "every seed" and report.count(0, 3, "seed") == "no seed"
     assert report.count(2, 3, "seed") == "2 of 3 seeds" and report.plural(1, "seed") == "1 seed"
+
+
+def test_t_interval_and_the_rule_that_reads_it():
+    mean, low, high = report.t_interval([0.2, 0.3, 0.4])
+    assert abs(mean - 0.3) < 1e-12 and low < 0.3 < high and abs((high - low) / 2 - 4.303 * 0.1 / 3 ** 0.5) < 1e-3
+    assert report.t_interval([0.5]) == (0.5, None, None) and report.t_interval([]) == (None, None, None)
+    assert report.decide((0.3, 0.1, 0.5), 0.2) == "supported"
+    assert report.decide((0.3, 0.1, 0.5), 0.2, also=False) == "neither"
+    assert report.decide((-0.5, -0.6, -0.4), 0.1) == "refuted"
+    assert report.decide((0.05, -0.1, 0.2), 0.1) == "neither" and report.decide((0.5, None, None), 0.1) == "neither"
+
+
+def test_difference_names_the_direction_and_the_amount():
+    assert report.difference(0.123, "{} more", "{} fewer", "as many") == "12.3 points more"
+    assert report.difference(-0.05, "{} more", "{} fewer", "as many", unit="%", digits=0) == "5% fewer"
+    assert report.difference(0.0004, "{} more", "{} fewer", "as many") == "as many"
+    assert report.difference(None, "{} more", "{} fewer", "as many") == report.MISSING

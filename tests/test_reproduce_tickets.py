@@ -8,7 +8,7 @@ QUICK = settings.chapter(9).config("quick")
 def test_the_dense_standard_network_fits_nearly_all_mislabeled_examples():
     """The chapter's first seed, dense round: LeNet-300-100 fits at least 90% of the flipped labels."""
     train_set, _ = data.train_test(QUICK["dataset"], examples=QUICK["examples"])
-    noisy = noise.symmetric(train_set.y, QUICK["noise"], train_set.num_classes, seed=0)
+    noisy = noise.symmetric(train_set.y, QUICK["noise_rate"], train_set.num_classes, seed=0)
     model = models.build(QUICK["model"], train_set.num_classes, train_set.shape, seed=0)
     history = train.fit(model, train_set, labels=noisy, seed=0, **QUICK["fit"])
     last = noise.timeline(history, noisy).iloc[-1]

@@ -8,7 +8,7 @@ pruning and rewinding follow open_lth (facebookresearch/open_lth: ``pruning/spar
 ``lottery/runner.py``) and Frankle et al. 2020, as chapter 8 does. The three tests, their thresholds, the rewind
 step k, the controls (random masks of the ticket's per-layer sparsity; no rewinding) and the rules of
 :data:`RULES` are the book's design. Each profile has the network (``dataset``, ``model``, the example-tied rates
-``tied``), the label ``noise``, the number of ``seeds`` (seed s draws the noise, the weights, the data order and
+``tied``), the label noise (``noise_rate``), the number of ``seeds`` (seed s draws the noise, the weights, the data order and
 the random masks), the ``fit`` recipe, IMP's ``fraction`` per round, ``rounds``, rewind step ``k`` and
 ``exclude_output`` (False: the output layer is pruned too), and ``examples``: at most this many examples of each
 split (None: all of them).
@@ -27,18 +27,18 @@ PROFILES = {
     # quick: LeNet-300-100 on 720 of the digits, 30 epochs without weight decay: measured, the dense standard network
     # fits at least 90% of the mislabeled examples (tests/test_reproduce_tickets.py); three IMP rounds of 60% (to
     # 6.4%), so that 3 seeds fit in the notebook's time.
-    "quick": dict(dataset="digits", model="lenet300", tied=TIED, noise=0.1, seeds=3, fraction=0.6, rounds=3, k=30,
+    "quick": dict(dataset="digits", model="lenet300", tied=TIED, noise_rate=0.1, seeds=3, fraction=0.6, rounds=3, k=30,
                   exclude_output=False, examples=720,
                   fit=dict(epochs=30, lr=0.1, weight_decay=0.0, batch_size=64, schedule="cosine")),
     # standard (a Colab T4): LeNet-300-100 on 20,000 MNIST examples without weight decay, as the quick profile (that
     # it fits the mislabeled MNIST examples is not measured here); 3 seeds, two rounds of 75% (to 6.25%).
-    "standard": dict(dataset="mnist", model="lenet300", tied=TIED, noise=0.1, seeds=3, fraction=0.75, rounds=2,
+    "standard": dict(dataset="mnist", model="lenet300", tied=TIED, noise_rate=0.1, seeds=3, fraction=0.75, rounds=2,
                      k=200, exclude_output=False, examples=20000,
                      fit=dict(epochs=20, lr=0.1, momentum=0.9, weight_decay=0.0, batch_size=128, schedule="cosine",
                               warmup=0.0, augment=None)),
     # paper: chapter 2's example-tied CIFAR ResNet-18 (layers after layer2 and layer3) and recipe on CIFAR-10 with
     # 10% noise; open_lth's 20% global pruning for 8 rounds (to 16.8%), rewinding to step 1000 of 4900; 3 seeds.
-    "paper": dict(dataset="cifar10", model="resnet18", tied=TIED, noise=0.1, seeds=3, fraction=0.2, rounds=8,
+    "paper": dict(dataset="cifar10", model="resnet18", tied=TIED, noise_rate=0.1, seeds=3, fraction=0.2, rounds=8,
                   k=1000, exclude_output=False, examples=None, fit=MAINI),
 }
 
@@ -51,6 +51,28 @@ PROFILES = {
 #    (same per-layer sparsity, rewound too), dense run to last round; supported also needs the ticket's mean test
 #    accuracy within ``test_loss`` of the dense network's.
 RULES = dict(weights=0.10, pruning=0.20, forgetting=0.10, test_loss=0.02, confidence=0.95)
+# What each question claims, which network it asks about, its effect size (in words) and its threshold in RULES.
+QUESTIONS = {
+    "1": ("memorization weights are smaller", "example-tied", "weights",
+          "1 − mean \\|w\\| of the memorization units' weights / that of the generalization units' weights, in the "
+          "dense example-tied network, averaged over the example-tied layers' incoming and outgoing weights"),
+    "2": ("magnitude pruning removes memorization first", "example-tied", "pruning",
+          "1 − share of the memorization units' weights that the last ticket keeps / the generalization units' "
+          "share, averaged the same way"),
+    "3": ("rewound tickets forget the mislabeled examples beyond the capacity they lose", "example-tied",
+          "forgetting", "share of the mislabeled examples' fit lost by the ticket − lost by its random masks (dense "
+          "run to last round, both rewound to k); supported also needs the ticket's mean test accuracy within "
+          f"{RULES['test_loss'] * 100:.0f} points of the dense network's"),
+    "3, standard": ("the same, for comparison", "standard", "forgetting", "as question 3, standard network"),
+}
+
+
+def rules_table() -> str:
+    """The chapter's questions, their effect sizes and the smallest effect that counts, as Markdown."""
+    rows = "\n".join(f"| {q} | {claim} ({network} network) | {effect} | {RULES[rule]:.2f} |"
+                     for q, (claim, network, rule, effect) in QUESTIONS.items())
+    return ("| question | claim | effect size E, per seed | smallest effect that counts |\n|---|---|---|---|\n"
+            + rows)
 
 # Where build(..., dropout="example_tied") puts the layers (memlib.models).
 PLACES = {"resnet18": "after layer2 and layer3", "lenet300": "after both hidden layers",
@@ -97,7 +119,7 @@ CHAPTER = Chapter(
         Setting("normalization", lambda c: normalization(c["dataset"]), "not stated",
                 "`Normalize(0.5, 0.5)` (`dataloader.py` L91)",
                 "dataset mean/std per channel: the book's convention"),
-        Setting("label noise", lambda c: f"{c['noise']:.0%}, uniform over the other classes", "10% (Maini Table 3)",
+        Setting("label noise", lambda c: f"{c['noise_rate']:.0%}, uniform over the other classes", "10% (Maini Table 3)",
                 "(y + r) mod C, r ∈ 1…C−2 (`dataloader.py` L58-71)",
                 "the code never picks y−1; the book draws all C−1 other classes alike"),
         Setting("seeds", lambda c: f"{c['seeds']} (0–{c['seeds'] - 1})", "—",
