@@ -13,6 +13,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BADGE_MARK = "[![Open in Colab]"
 SETUP_MARK = "# Colab setup"
+# The badge's image, served from the book's own files (a relative path from notebooks/), so it shows offline too.
+BADGE_IMAGE = "../book/images/open-in-colab.svg"
 
 
 def repository(root=ROOT):
@@ -25,7 +27,7 @@ def badge(notebook: Path, root=ROOT) -> str:
     url, branch = repository(root)
     github = url.removeprefix("https://github.com/")
     target = f"https://colab.research.google.com/github/{github}/blob/{branch}/notebooks/{notebook.name}"
-    return f"{BADGE_MARK}(https://colab.research.google.com/assets/colab-badge.svg)]({target})"
+    return f"{BADGE_MARK}({BADGE_IMAGE})]({target})"
 
 
 def setup_cell(root=ROOT) -> str:

@@ -175,3 +175,43 @@ def test_internal_links_resolve(site):
                 if fragment not in ids:
                     broken.append(f"{page.relative_to(HTML)} → {href} (no such anchor)")
     assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+# What a reader must never meet on a page: a table printed by pandas, a NaN, an element wider than the text column.
+DESIGN_CHECK = """
+const article = document.querySelector("article.bd-article") || document.querySelector("main");
+const right = article.getBoundingClientRect().right + 2;
+const name = e => e.tagName.toLowerCase() + (e.className ? "." + String(e.className).split(" ")[0] : "");
+return {
+  frames: document.querySelectorAll("table.dataframe").length + Array.from(
+      document.querySelectorAll("div.cell_output pre")).filter(p => /dtype: \w+\s*$/.test(p.textContent)).length,
+  nan: Array.from(article.querySelectorAll("td, th")).filter(
+      c => /^(nan|NaN|<NA>|None|NaT|inf|-inf)$/.test(c.textContent.trim())).map(c => c.textContent.trim()),
+  wide: Array.from(article.querySelectorAll("table, img, pre, .memlib-slider, div.cell_output > *")).filter(
+      e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > right).map(name),
+  remote: Array.from(article.querySelectorAll("img")).filter(i => /^https?:/.test(i.getAttribute("src") || "")
+      || !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src").slice(0, 80)),
+};
+"""
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_every_table_is_designed_and_fits_the_page(site, browser, page):
+    _open(browser, urljoin(site, f"{page}.html"))
+    found = browser.execute_script(DESIGN_CHECK)
+    assert found["frames"] == 0, f"{page} shows a raw DataFrame dump"
+    assert not found["nan"], f"{page} shows {found['nan']} in a table"
+    assert not found["wide"], f"{page} has elements wider than the content column at 1280 px: {found['wide']}"
+    assert not found["remote"], f"{page} shows images that are remote or not loaded: {found['remote']}"
+
+
+def test_the_design_check_catches_dumps_nan_and_overflow(site, browser):
+    """The check above can fail: a page with a pandas table, a NaN cell and an overwide table is caught."""
+    import pandas as pd
+
+    _open(browser, urljoin(site, f"{CHAPTERS[0]}.html"))
+    frame = pd.DataFrame({"a": [1.0, float("nan")], **{f"column {i}": ["x" * 40] * 2 for i in range(12)}})
+    browser.execute_script("document.querySelector('article.bd-article').insertAdjacentHTML('beforeend', "
+                           "arguments[0])", frame.to_html())
+    found = browser.execute_script(DESIGN_CHECK)
+    assert found["frames"] == 1 and "NaN" in found["nan"] and "table.dataframe" in found["wide"]
