@@ -7,8 +7,9 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "batches", "cache", "continual", "data", "dropout", "early_phase", "elr", "ensemble", "gradients", "models",
-    "noise", "outliers", "plasticity", "plots", "profiles", "pruning", "settings", "train", "widgets",
+    "batches", "cache", "continual", "data", "dropout", "early_phase", "elr", "ensemble", "gradients", "loop",
+    "models", "noise", "outliers", "plasticity", "plots", "profiles", "pruning", "resume", "settings", "train",
+    "widgets",
 )
 
 __all__ = list(_SUBMODULES)

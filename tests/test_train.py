@@ -136,7 +136,7 @@ def test_a_non_finite_loss_stops_with_the_epoch_and_step(tiny):
 @pytest.mark.parametrize("override, match", [
     ({"epochs": 0}, "epochs"), ({"lr": 0.0}, "lr"), ({"batch_size": 0}, "batch_size"),
     ({"momentum": 1.0}, "momentum"), ({"weight_decay": -1.0}, "weight_decay"), ({"warmup": 1.0}, "warmup"),
-    ({"schedule": "linear"}, "schedule"), ({"labels": torch.zeros(3, dtype=torch.long)}, "one label per"),
+    ({"schedule": "linear"}, "schedule"), ({"labels": torch.zeros(3, dtype=torch.long)}, "one per example"),
     ({"labels": torch.full((40,), 9)}, r"\[0, 4\)"),
 ])
 def test_fit_rejects_bad_arguments(tiny, override, match):
@@ -209,7 +209,7 @@ def test_checkpoints_keep_the_weights_at_the_chosen_steps(tiny):
     assert all(torch.equal(keep.states[0][k], initial[k]) for k in initial)
     assert all(torch.equal(keep.states[9][k], v) for k, v in model.state_dict().items())
     assert not torch.equal(keep.states[2]["1.weight"], keep.states[0]["1.weight"])
-    with pytest.raises(ValueError, match="non-negative integers"):
+    with pytest.raises(ValueError, match="integer of at least 0"):
         Checkpoints([-1])
 
 
