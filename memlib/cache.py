@@ -7,6 +7,7 @@ A computed result is never lost: a store that fails warns and returns the result
 training runs inside it checkpoint into the entry's run folder (:func:`run_file`), so a computation killed midway
 resumes where it stopped when it is asked for again; the folder is removed once the result is stored.
 """
+import collections
 import contextvars
 import functools
 import hashlib
@@ -191,14 +192,14 @@ def encode(result, where="result"):
         return result
     if type(result) in (list, tuple):
         return type(result)(encode(value, f"{where}[{i}]") for i, value in enumerate(result))
-    if type(result) is dict:
+    if type(result) in (dict, collections.OrderedDict):
         if _TAG in result:
             raise ValueError(f"{where} uses the reserved key {_TAG!r}")
         for key in result:
             if not isinstance(key, _PLAIN):
                 raise ValueError(f"{where} has the key {key!r} of type {type(key).__name__}; result dict keys "
                                  f"must be str, int, float, bool or None")
-        return {key: encode(value, f"{where}[{key!r}]") for key, value in result.items()}
+        return type(result)((key, encode(value, f"{where}[{key!r}]")) for key, value in result.items())
     if isinstance(result, np.ndarray):
         if result.dtype.kind not in "biuf":
             raise ValueError(f"{where} is a numpy array of dtype {result.dtype}; only bool, integer and float arrays "
@@ -225,7 +226,7 @@ def decode(stored):
     if isinstance(stored, dict):
         if _TAG in stored:
             return _untag(stored[_TAG], stored["value"])
-        return {key: decode(value) for key, value in stored.items()}
+        return type(stored)((key, decode(value)) for key, value in stored.items())
     if isinstance(stored, list):
         return [decode(value) for value in stored]
     if isinstance(stored, tuple):

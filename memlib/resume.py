@@ -6,6 +6,7 @@ a fingerprint of the run's settings, data and initial weights, and a checkpoint 
 A finished run leaves its final state there, so that repeating it returns at once; inside
 :func:`memlib.cache.cached` the files live in the entry's run folder, removed when the result is stored.
 """
+import collections
 import hashlib
 import json
 import time
@@ -176,8 +177,8 @@ def _encode(value, live_ids, where):
         return value
     if type(value) in (list, tuple):
         return type(value)(_encode(v, live_ids, f"{where}[{i}]") for i, v in enumerate(value))
-    if type(value) is dict:
-        return {k: _encode(v, live_ids, f"{where}[{k!r}]") for k, v in value.items()}
+    if type(value) in (dict, collections.OrderedDict):
+        return type(value)((k, _encode(v, live_ids, f"{where}[{k!r}]")) for k, v in value.items())
     if isinstance(value, torch.Generator):
         return {_GENERATOR: value.get_state(), "device": str(value.device)}
     raise ValueError(f"{where} holds a {type(value).__name__}, which a checkpoint cannot save; give the object "
@@ -193,7 +194,7 @@ def _decode(value, live):
             generator = torch.Generator(value["device"])
             generator.set_state(value[_GENERATOR].cpu())
             return generator
-        return {k: _decode(v, live) for k, v in value.items()}
+        return type(value)((k, _decode(v, live)) for k, v in value.items())
     if type(value) in (list, tuple):
         return type(value)(_decode(v, live) for v in value)
     return value
