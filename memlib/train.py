@@ -80,7 +80,11 @@ class Checkpoints(Callback):
     never reached and stay absent."""
 
     def __init__(self, steps):
-        steps = [checks.non_negative_int("each of steps (optimizer steps, 0 = before training)", s) for s in steps]
+        try:
+            steps = [checks.non_negative_int("each step", s) for s in steps]
+        except ValueError as error:
+            raise ValueError(f"steps must be non-negative integers (optimizer steps, 0 = before training): "
+                             f"{error}") from None
         self.steps = sorted(set(steps))
         self.states = {}
 

@@ -91,7 +91,7 @@ CASES = [
     ("accuracy label 7 of 4", lambda d: train.accuracy(mlp(), d, torch.full((40,), 7)), r"lie in \[0, 4\)"),
     ("accuracy batch_size=-1", lambda d: train.accuracy(mlp(), d, batch_size=-1), "batch_size must be"),
     # Checkpoints
-    ("Checkpoints -1", lambda d: train.Checkpoints([-1]), "integer of at least 0"),
+    ("Checkpoints -1", lambda d: train.Checkpoints([-1]), "non-negative integers.*got -1"),
     ("Checkpoints 1.5", lambda d: train.Checkpoints([1.5]), "must be an integer"),
     ("Checkpoints True", lambda d: train.Checkpoints([True]), "must be an integer"),
     # fit_many

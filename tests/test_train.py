@@ -209,7 +209,7 @@ def test_checkpoints_keep_the_weights_at_the_chosen_steps(tiny):
     assert all(torch.equal(keep.states[0][k], initial[k]) for k in initial)
     assert all(torch.equal(keep.states[9][k], v) for k, v in model.state_dict().items())
     assert not torch.equal(keep.states[2]["1.weight"], keep.states[0]["1.weight"])
-    with pytest.raises(ValueError, match="integer of at least 0"):
+    with pytest.raises(ValueError, match="non-negative integers"):
         Checkpoints([-1])
 
 
