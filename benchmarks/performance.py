@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from memlib import data, models
 from memlib.ensemble import fit_many
-from memlib.train import _autocast, _has_conv, device_images, fit
+from memlib.loop import autocast, has_conv
+from memlib.train import device_images, fit
 from timing import seconds
 
 SETTINGS = dict(lr=0.01, momentum=0.9, weight_decay=5e-4)
@@ -61,7 +62,7 @@ def bare_index_loop(model, train_set, epochs, batch_size, device):
     """The engine without its bookkeeping: device-resident images, seeded index batches, the same autocast and
     memory format as `fit`, no records, schedule, callbacks or checks."""
     model.to(device).train()
-    if device.type == "cuda" and _has_conv(model):
+    if device.type == "cuda" and has_conv(model):
         model.to(memory_format=torch.channels_last)
     images, y = device_images(model, train_set, device), train_set.y.to(device)
     optimizer = torch.optim.SGD(model.parameters(), **SETTINGS)
@@ -70,7 +71,7 @@ def bare_index_loop(model, train_set, epochs, batch_size, device):
         permutation = torch.randperm(len(y), generator=order).to(device)
         for b in range(math.ceil(len(y) / batch_size)):
             index = permutation[b * batch_size:(b + 1) * batch_size]
-            with _autocast(device):
+            with autocast(device):
                 loss = F.cross_entropy(model(images.batch(index)).float(), y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

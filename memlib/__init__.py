@@ -8,8 +8,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "batches", "cache", "checks", "continual", "data", "dropout", "early_phase", "elr", "ensemble", "gradients",
-    "models", "noise", "outliers", "plasticity", "plots", "profiles", "pruning", "recipes", "report", "settings",
-    "train", "widgets",
+    "loop", "models", "noise", "outliers", "plasticity", "plots", "profiles", "pruning", "recipes", "report",
+    "resume", "settings", "train", "widgets",
 )
 
 __all__ = list(_SUBMODULES)

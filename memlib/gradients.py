@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from memlib.train import Callback, _autocast, device_images
+from memlib.loop import autocast as _autocast
+from memlib.train import Callback, device_images
 
 _STARTS_GROUP = {"conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d), "linear": (nn.Linear,)}
 _JOINS_GROUP = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)

@@ -10,19 +10,16 @@ memorization: an example is memorized when the network predicts its noisy label.
 """
 import functools
 import math
-import os
-import sys
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from memlib import checks, dropout, loop, resume as resuming
 from memlib.batches import CropFlip, DeviceImages
-
-SCHEDULES = ("constant", "cosine", "step", "triangle")
+from memlib.loop import SCHEDULES, schedule_factor  # noqa: F401  (train.schedule_factor: part of fit's interface)
 
 
 def cross_entropy(logits, labels, index=None):
@@ -33,50 +30,6 @@ def cross_entropy(logits, labels, index=None):
 
 def _mean_cross_entropy(logits, labels, index=None):
     return F.cross_entropy(logits, labels)
-
-
-def schedule_factor(schedule, step, total, warmup=0.0) -> float:
-    """The learning-rate multiplier at ``step`` of ``total``: a linear warm-up over the first ``warmup`` fraction
-    of the steps, then "constant" (1), "cosine" (half a cosine down to 0; with ``warmup=0.1``, the linear warm-up
-    cosine schedule of Maini et al. 2023, their ``utils.py``), "step" (×0.1 at 50% and again at 75% of training, as
-    open_lth's ResNet-20 at epochs 80 and 120 of 160) or "triangle" (linear down to 0; with warm-up, the one-cycle
-    schedule of FFCV's ResNet-9). ``{"name": "cosine-restarts", "cycles": n, "floor": f}``: cosine annealing with
-    warm restarts, n equal cycles each from 1 down to f (PyTorch's ``CosineAnnealingWarmRestarts``, as in Liu et
-    al.'s ``config_cifar10.json``: T_0 = 10 of 150 epochs, eta_min 0.001 of lr 0.02, i.e. 15 cycles, floor 0.05).
-    A callable ``schedule`` maps the post-warm-up progress in [0, 1) to the multiplier."""
-    warm = round(warmup * total)
-    if step < warm:
-        return (step + 1) / warm
-    t = (step - warm) / max(1, total - warm)
-    if callable(schedule):
-        return float(schedule(t))
-    if isinstance(schedule, dict):
-        _check_schedule(schedule)
-        cycle = (t * schedule["cycles"]) % 1.0
-        return schedule["floor"] + (1 - schedule["floor"]) * 0.5 * (1 + math.cos(math.pi * cycle))
-    if schedule == "constant":
-        return 1.0
-    if schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * t))
-    if schedule == "step":
-        return 0.1 ** ((t >= 0.5) + (t >= 0.75))
-    if schedule == "triangle":
-        return 1.0 - t
-    raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}, a cosine-restarts dict "
-                     "or a callable")
-
-
-def _check_schedule(schedule):
-    if callable(schedule) or schedule in SCHEDULES:
-        return
-    if isinstance(schedule, dict):
-        cycles, floor = schedule.get("cycles"), schedule.get("floor", 0.0)
-        if (schedule.get("name") == "cosine-restarts" and set(schedule) <= {"name", "cycles", "floor"}
-                and isinstance(cycles, int) and not isinstance(cycles, bool) and cycles >= 1 and 0 <= floor < 1):
-            return
-    raise ValueError(f"unknown schedule {schedule!r}; use one of {', '.join(SCHEDULES)}, "
-                     "{'name': 'cosine-restarts', 'cycles': a positive integer, 'floor': a fraction in [0, 1)} "
-                     "or a callable")
 
 
 @dataclass
@@ -127,10 +80,11 @@ class Checkpoints(Callback):
     never reached and stay absent."""
 
     def __init__(self, steps):
-        steps = list(steps)
-        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in steps):
-            raise ValueError(f"steps must be non-negative integers (optimizer steps, 0 = before training); "
-                             f"got {steps}")
+        try:
+            steps = [checks.non_negative_int("each step", s) for s in steps]
+        except ValueError as error:
+            raise ValueError(f"steps must be non-negative integers (optimizer steps, 0 = before training): "
+                             f"{error}") from None
         self.steps = sorted(set(steps))
         self.states = {}
 
@@ -204,10 +158,35 @@ def default_device() -> torch.device:
 
 def evaluate(model, data, labels=None, *, batch_size=1024, device=None):
     """Every example's predicted class and cross-entropy loss (w.r.t. ``labels``, default ``data.y``), in eval
-    mode; returns ``(predictions, losses)`` on the evaluation device. The model's train/eval mode is restored."""
+    mode; returns ``(predictions, losses)`` on the evaluation device. The model's train/eval mode is restored.
+    Example-tied layers in "train" mode are refused data of another size than their training set (its indices would
+    pick unrelated examples' masks; see :mod:`memlib.dropout`)."""
+    checks.non_empty("data", data)
+    batch_size = checks.positive_int("batch_size", batch_size)
     device = torch.device(device) if device else next(model.parameters()).device
-    labels = data.y if labels is None else torch.as_tensor(labels)
-    return _predict(model, device_images(model, data, device), labels.to(device), batch_size)
+    labels = checks.labels("labels", data.y if labels is None else labels, data.num_classes, len(data))
+    for layer in dropout.example_tied_layers(model):
+        if layer.mode == "train" and layer.num_examples != len(data):
+            raise ValueError(f"the model's example-tied layers are in 'train' mode, which needs the examples they "
+                             f"were trained on ({layer.num_examples}); these {len(data)} examples would borrow "
+                             f"unrelated examples' masks: evaluate in 'test' or 'drop' mode "
+                             f"(with dropout.using_mode(model, 'test'): ...)")
+    images = device_images(model, data, device)
+    labels = labels.to(device)
+    check_model(model, images, data.num_classes, {"labels": labels})
+    return _predict(model, images, labels, batch_size)
+
+
+def check_model(model, images, num_classes, label_sets, forward=None):
+    """:func:`memlib.loop.check_outputs` for one model, in eval mode (its mode is restored): it must take the
+    images (:class:`memlib.batches.DeviceImages`) and give at least ``num_classes`` outputs, one for every label."""
+    was_training = model.training
+    model.eval()
+    try:
+        return loop.check_outputs("the model", forward or (lambda x, index: model(x, index)), images, num_classes,
+                                  label_sets)
+    finally:
+        model.train(was_training)
 
 
 def _forward(model, x, index):
@@ -223,7 +202,7 @@ def _predict(model, images, labels, batch_size, forward=_forward):
     predictions = torch.empty(len(images), dtype=torch.long, device=device)
     losses = torch.empty(len(images), device=device)
     try:
-        with _autocast(device):
+        with loop.autocast(device):
             for start in range(0, len(images), batch_size):
                 stop = min(start + batch_size, len(images))
                 index = torch.arange(start, stop, device=device)
@@ -237,14 +216,14 @@ def _predict(model, images, labels, batch_size, forward=_forward):
 
 def accuracy(model, data, labels=None, *, batch_size=1024) -> float:
     """The fraction of ``data`` predicted as ``labels`` (default ``data.y``)."""
-    labels = data.y if labels is None else torch.as_tensor(labels)
+    labels = checks.labels("labels", data.y if labels is None else labels, data.num_classes, len(data))
     predictions, _ = evaluate(model, data, labels, batch_size=batch_size)
     return float((predictions.cpu() == labels.cpu()).float().mean())
 
 
 def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum=0.9, weight_decay, batch_size,
         schedule="cosine", warmup=0.0, seed=0, device=None, callbacks=(), eval_batch_size=1024, augment=None,
-        compile=False, start_step=0) -> History:
+        compile=False, start_step=0, resume="auto") -> History:
     """Train ``model`` on ``train`` with SGD (momentum, weight decay) and a per-iteration learning-rate schedule.
 
     ``labels``: the labels to train on (a tensor or :class:`memlib.noise.NoisyLabels`), default ``train.y``.
@@ -262,91 +241,137 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     iteration k (Frankle et al. 2020; open_lth's ``train_start_step``): it trains the remaining T − k steps, from
     the middle of the epoch that holds step k, with the learning-rate schedule continued from step k and a fresh
     optimizer state; the History then holds the epochs from that one on.
+    ``resume``: where the run checkpoints, to continue after being killed (:mod:`memlib.resume`): "auto" (inside
+    :func:`memlib.cache.cached`, its run folder; elsewhere none), None, a file path or a
+    :class:`memlib.resume.Resume`.
+
+    Every argument is checked before training, the data against the model with one forward pass: the inputs must
+    fit it and it must have an output for every class of the labels and of the test set.
     """
+    checks.non_empty("train", train)
+    settings = loop.check_settings(epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                   batch_size=batch_size, schedule=schedule, warmup=warmup,
+                                   eval_batch_size=eval_batch_size)
+    epochs, batch_size, eval_batch_size = settings["epochs"], settings["batch_size"], settings["eval_batch_size"]
+    seed = checks.integer("seed", seed)
     labels = getattr(labels, "labels", labels)  # NoisyLabels → its labels
-    labels = train.y if labels is None else torch.as_tensor(labels)
-    _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup)
+    labels = checks.labels("labels", train.y if labels is None else labels, train.num_classes, len(train))
+    if test is not None:
+        checks.non_empty("test", test)
+    callbacks = list(callbacks)
+    backward = _backward_hook(callbacks)
     augment = _augmentation(augment)
+    n, steps = len(train), math.ceil(len(train) / batch_size)
+    total = epochs * steps
+    start_step = checks.integer(f"start_step (an optimizer step of the run, of {total})", start_step, minimum=0,
+                                maximum=total - 1)
+    plan = resuming.plan(resume, "fit")
+    if test is not None and any(layer.mode == "train" for layer in dropout.example_tied_layers(model)):
+        raise ValueError("an example-tied model in 'train' mode cannot be tested during fit: the test examples "
+                         "would borrow training examples' masks; train without test= and evaluate in 'test' or "
+                         "'drop' mode afterwards (memlib.dropout.using_mode)")
     device = torch.device(device) if device else default_device()
     model.to(device)
-    if device.type == "cuda" and _has_conv(model):
+    if device.type == "cuda" and loop.has_conv(model):
         model.to(memory_format=torch.channels_last)
-    images, y = device_images(model, train, device), labels.to(device).long()
+    images, y = device_images(model, train, device), labels.to(device)
     test_images = device_images(model, test, device) if test is not None else None
     test_y = test.y.to(device) if test is not None else None
+    check_model(model, images, train.num_classes,
+                {"labels": y, **({"the test set's labels": test_y} if test is not None else {})})
     forward = compiled_forward() if compile else _forward
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    n, steps = len(images), math.ceil(len(images) / batch_size)
-    total = epochs * steps
-    if isinstance(start_step, bool) or not isinstance(start_step, int) or not 0 <= start_step < total:
-        raise ValueError(f"start_step must be an optimizer step of the run, in [0, {total}); got {start_step!r}")
-    first_epoch, skipped = divmod(start_step, steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: schedule_factor(schedule, start_step + step, total, warmup))
-    scaler = _grad_scaler(device)
-    backward = _backward_hook(callbacks)
+    steps_run = loop.Steps(model.parameters(), device, total=total, start_step=start_step,
+                           **{k: settings[k] for k in ("lr", "momentum", "weight_decay", "schedule", "warmup")})
     loss_fn = loss or (cross_entropy if backward else _mean_cross_entropy)
     order = torch.Generator().manual_seed(seed)
     crops = torch.Generator(device).manual_seed(seed) if augment else None
 
+    first_epoch, skipped = divmod(start_step, steps)
     recorded = epochs - first_epoch
-    predictions = torch.empty(recorded, n, dtype=torch.long, device=device)
-    losses = torch.empty(recorded, n, device=device)
-    step_losses = torch.zeros(recorded, steps, device=device)
-    test_accuracy = torch.full((recorded,), float("nan"), device=device)
-    history = History(labels.cpu(), predictions, losses, step_losses.mean(1), test_accuracy)
-    state = TrainState(model, optimizer, scaler, step=start_step, history=history)
+    records = loop.Records(recorded, steps, n, device)
+    history = History(labels.cpu(), records.predictions, records.losses, records.step_losses.mean(1),
+                      records.test_accuracy)
+    state = TrainState(model, steps_run.optimizer, steps_run.scaler, step=start_step, history=history)
+    checkpoint = None
+    if plan is not None:
+        run = {**settings, "schedule": _describe(schedule), "seed": seed, "start_step": start_step, "augment": repr(augment),
+               "device": device.type, "model": type(model).__name__, "loss": type(loss).__name__,
+               "callbacks": [type(c).__name__ for c in callbacks]}
+        data = {"train": train.x, "labels": labels, **{f"model.{k}": v for k, v in model.state_dict().items()},
+                **({"test": test.x, "test labels": test.y} if test is not None else {})}
+        checkpoint = resuming.Checkpoint(plan, resuming.fingerprint(run, data), "fit")
+    live = {**dict(model.named_parameters()), **dict(model.named_buffers())}
+    done, elapsed = 0, 0.0
     start = time.perf_counter()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         _each(callbacks, "on_train_begin", state)
-        bar = _progress(recorded, desc=f"fit {type(model).__name__}")
+        saved = checkpoint.load() if checkpoint is not None else None
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            steps_run.load_state_dict(saved["steps"])
+            order.set_state(saved["order"])
+            if crops is not None:
+                crops.set_state(saved["crops"])
+            resuming.set_rng_state(saved["rng"], device)
+            records.load_state_dict(saved["records"])
+            for obj, obj_state in zip([loss, *callbacks], saved["objects"]):
+                resuming.load_object_state(obj, obj_state, live)
+            done, elapsed, state.step = saved["epoch"], saved["train_time"], steps_run.count
+
+        def snapshot():
+            return {"model": model.state_dict(), "steps": steps_run.state_dict(), "order": order.get_state(),
+                    "crops": crops.get_state() if crops is not None else None, "rng": resuming.rng_state(device),
+                    "records": records.state_dict(done), "train_time": elapsed + time.perf_counter() - start,
+                    "objects": [resuming.object_state(obj, live) for obj in [loss, *callbacks]]}
+
+        bar = loop.progress(recorded, desc=f"fit {type(model).__name__}", first=done)
         for row in bar:
             epoch = first_epoch + row
             state.epoch = epoch
             model.train()
             permutation = torch.randperm(n, generator=order).to(device)
-            for b in range(skipped if row == 0 else 0, steps):
+            first = skipped if row == 0 else 0
+            for b in range(first, steps):
                 index = permutation[b * batch_size:(b + 1) * batch_size]
-                with _autocast(device):
+                with loop.autocast(device):
                     logits = forward(model, images.batch(index, augment, crops), index)
                 batch_labels = y[index]
                 example_losses = loss_fn(logits.float(), batch_labels, index)
                 batch_loss = example_losses.mean() if example_losses.dim() else example_losses
                 state.index, state.labels, state.logits, state.loss = index, batch_labels, logits, batch_loss
-                optimizer.zero_grad(set_to_none=True)
-                if backward:
-                    backward(state, _per_example(example_losses, len(index)))
-                else:
-                    scaler.scale(batch_loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                step_losses[row, b] = batch_loss.detach()
-                state.step += 1
+                steps_run.take(batch_loss, backward and (
+                    lambda: backward(state, _per_example(example_losses, len(index)))))
+                records.step_losses[row, b] = batch_loss.detach()
+                state.step = steps_run.count
                 _each(callbacks, "on_batch_end", state)
-            trained = step_losses[row, skipped if row == 0 else 0:]
-            _check_finite(trained, epoch)
-            predictions[row], losses[row] = _predict(model, images, y, eval_batch_size, forward)
+            records.check_finite(row, epoch, first)
+            records.predictions[row], records.losses[row] = _predict(model, images, y, eval_batch_size, forward)
             if test_images is not None:
                 test_predictions, _ = _predict(model, test_images, test_y, eval_batch_size, forward)
-                test_accuracy[row] = (test_predictions == test_y).float().mean()
+                records.test_accuracy[row] = (test_predictions == test_y).float().mean()
             _each(callbacks, "on_epoch_end", state)
+            done = row + 1
+            if checkpoint is not None and done < recorded and checkpoint.due(done):
+                checkpoint.save(done, snapshot)
             if bar.disable is False:
-                bar.set_postfix(loss=f"{float(trained.mean()):.3f}", test=f"{float(test_accuracy[row]):.3f}")
-        _each(callbacks, "on_train_end", state)
-    history.predictions, history.losses = predictions.cpu(), losses.cpu()
-    if skipped:
-        step_losses[0] *= steps / (steps - skipped)  # the first epoch's mean over the steps it trained
-    history.train_loss, history.test_accuracy = step_losses.mean(1).cpu(), test_accuracy.cpu()
-    history.train_time = time.perf_counter() - start
+                bar.set_postfix(loss=f"{float(records.step_losses[row, first:].mean()):.3f}",
+                                test=f"{float(records.test_accuracy[row]):.3f}")
+        if saved is None or saved["epoch"] < recorded:
+            _each(callbacks, "on_train_end", state)
+            if checkpoint is not None:
+                checkpoint.save(done, snapshot)
+    fields = records.fields(skipped=skipped)
+    history.predictions, history.losses = fields["predictions"], fields["losses"]
+    history.train_loss, history.test_accuracy = fields["train_loss"], fields["test_accuracy"]
+    history.train_time = elapsed + time.perf_counter() - start
     return history
 
 
 def _augmentation(augment):
     if augment is None or isinstance(augment, CropFlip):
         return augment
-    if augment == "crop-flip":
+    if isinstance(augment, str) and augment == "crop-flip":
         return CropFlip()
     raise ValueError(f"augment must be None, \"crop-flip\" or a memlib.batches.CropFlip; got {augment!r}")
 
@@ -355,7 +380,7 @@ def device_images(model, data, device) -> DeviceImages:
     """The images of ``data`` (a :class:`memlib.data.Dataset`) held on ``device`` for ``model``, normalized with
     the dataset's normalization; channels-last batches for conv nets on CUDA."""
     device = torch.device(device)
-    return DeviceImages(data.x, device, channels_last=device.type == "cuda" and _has_conv(model),
+    return DeviceImages(data.x, device, channels_last=device.type == "cuda" and loop.has_conv(model),
                         normalization=data.normalization)
 
 
@@ -367,34 +392,9 @@ def compiled_forward():
     return torch.compile(_forward)
 
 
-def _check_fit_arguments(train, labels, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup):
-    if labels.dim() != 1 or len(labels) != len(train):
-        raise ValueError(f"labels must be 1-D with one label per example ({len(train)}); got {tuple(labels.shape)}")
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= train.num_classes):
-        raise ValueError(f"labels must lie in [0, {train.num_classes}); got [{int(labels.min())}, "
-                         f"{int(labels.max())}]")
-    if not (isinstance(epochs, int) and epochs >= 1):
-        raise ValueError(f"epochs must be a positive integer; got {epochs!r}")
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive; got {lr}")
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1); got {momentum}")
-    if not weight_decay >= 0:
-        raise ValueError(f"weight_decay must be non-negative; got {weight_decay}")
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup must be a fraction of training in [0, 1); got {warmup}")
-    _check_schedule(schedule)
-
-
-def _check_finite(step_losses, epoch):
-    bad = ~torch.isfinite(step_losses)
-    if bool(bad.any()):
-        step = int(bad.nonzero()[0])
-        raise FloatingPointError(
-            f"the training loss became {float(step_losses[step])} at epoch {epoch + 1}, step {step + 1} of "
-            f"{len(step_losses)}; lower the learning rate or check the data")
+def _describe(schedule):
+    """A schedule as text that is the same in every process (a callable by its qualified name)."""
+    return f"{schedule.__module__}.{schedule.__qualname__}" if callable(schedule) else repr(schedule)
 
 
 def _backward_hook(callbacks):
@@ -416,37 +416,3 @@ def _per_example(losses, batch_size):
 def _each(callbacks, hook, state):
     for callback in callbacks:
         getattr(callback, hook, lambda state: None)(state)
-
-
-def _amp_dtype(device):
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
-
-
-def _grad_scaler(device):
-    """Loss scaling for fp16 autocast on CUDA; a disabled (pass-through) scaler elsewhere."""
-    return torch.amp.GradScaler("cuda", enabled=_amp_dtype(device) == torch.float16)
-
-
-def _autocast(device):
-    dtype = _amp_dtype(device)
-    return torch.autocast("cuda", dtype=dtype) if dtype else nullcontext()
-
-
-def _has_conv(model):
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())
-
-
-def progress_enabled() -> bool:
-    """Progress bars show unless ``MEMLIB_PROGRESS=0``; by default only in a terminal or a live Jupyter kernel."""
-    setting = os.environ.get("MEMLIB_PROGRESS")
-    if setting is not None:
-        return setting != "0"
-    return sys.stderr.isatty() or "ipykernel" in sys.modules
-
-
-def _progress(total, desc):
-    from tqdm.auto import trange
-
-    return trange(total, desc=desc, disable=not progress_enabled(), leave=False)

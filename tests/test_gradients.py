@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from memlib import data, models, noise, settings, train
+from memlib import data, loop, models, noise, settings, train
 from memlib.gradients import GradientProbe, layer_cosines, layer_groups, norm_share, subset_gradients
 from memlib.train import fit
 
@@ -145,7 +145,7 @@ def test_the_probe_unscales_gradients_and_skips_overflowing_steps(tiny, monkeypa
 
     def probe_run(scaler):
         if scaler:
-            monkeypatch.setattr(train, "_grad_scaler", lambda device: scaler)
+            monkeypatch.setattr(loop, "grad_scaler", lambda device: scaler)
         probe = GradientProbe(noisy)
         model = models.build("mlp", 4, tiny.shape, seed=0)
         fit(model, tiny, callbacks=[probe], **settings)

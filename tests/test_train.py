@@ -136,7 +136,7 @@ def test_a_non_finite_loss_stops_with_the_epoch_and_step(tiny):
 @pytest.mark.parametrize("override, match", [
     ({"epochs": 0}, "epochs"), ({"lr": 0.0}, "lr"), ({"batch_size": 0}, "batch_size"),
     ({"momentum": 1.0}, "momentum"), ({"weight_decay": -1.0}, "weight_decay"), ({"warmup": 1.0}, "warmup"),
-    ({"schedule": "linear"}, "schedule"), ({"labels": torch.zeros(3, dtype=torch.long)}, "one label per"),
+    ({"schedule": "linear"}, "schedule"), ({"labels": torch.zeros(3, dtype=torch.long)}, "one per example"),
     ({"labels": torch.full((40,), 9)}, r"\[0, 4\)"),
 ])
 def test_fit_rejects_bad_arguments(tiny, override, match):
