@@ -51,9 +51,10 @@ def fraction(name, value, *, low_open=False, high_open=False) -> float:
     return real(name, value, low=0.0, high=1.0, low_open=low_open, high_open=high_open)
 
 
-def labels(name, value, num_classes, length=None) -> torch.Tensor:
+def labels(name, value, num_classes, length=None, *, of="the model's classes") -> torch.Tensor:
     """``value`` as a 1-D int64 tensor of class indices in [0, num_classes), one per example when ``length`` is
-    given. Float labels are refused, even 2.0: a fractional label would train on one class and score as another."""
+    given (``of`` names whose classes they are, for the message). Float labels are refused, even 2.0: a
+    fractional label would train on one class and score as another."""
     tensor = torch.as_tensor(value)
     if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
         raise ValueError(f"{name} must be integer class indices; got dtype {tensor.dtype}")
@@ -61,9 +62,46 @@ def labels(name, value, num_classes, length=None) -> torch.Tensor:
         wanted = f"one per example ({length})" if length is not None else "a 1-D tensor"
         raise ValueError(f"{name} must be 1-D, {wanted}; got shape {tuple(tensor.shape)}")
     if len(tensor) and (int(tensor.min()) < 0 or int(tensor.max()) >= num_classes):
-        raise ValueError(f"{name} must lie in [0, {num_classes}) (the model's classes); got "
+        raise ValueError(f"{name} must lie in [0, {num_classes}) ({of}); got "
                          f"[{int(tensor.min())}, {int(tensor.max())}]")
     return tensor.long()
+
+
+def image_shape(name, value) -> tuple:
+    """``value`` as a (C, H, W) tuple of three positive Python ints (numpy integers accepted, floats refused)."""
+    try:
+        sizes = tuple(value)
+        if len(sizes) != 3:
+            raise ValueError
+        return tuple(integer(name, size, minimum=1) for size in sizes)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (C, H, W): three positive integers (channels, height, width); "
+                         f"got {value!r}") from None
+
+
+def output_width(name, model, x, index=None) -> int:
+    """The number of outputs ``model`` gives for inputs like ``x`` (N × ...), from one forward pass on its first
+    example (with the first of ``index``, the examples' indices, when given), in eval mode, without gradients, on
+    the model's device; the model's mode is restored. Inputs the model cannot take raise a ValueError saying so,
+    before any real work is done."""
+    parameter = next(iter(model.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    example = torch.as_tensor(x)[:1].to(device)
+    if not example.is_floating_point():
+        example = example.float()
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(example) if index is None else model(example, torch.as_tensor(index)[:1].to(device))
+    except (RuntimeError, IndexError, TypeError) as failure:
+        raise ValueError(f"{name} of shape {tuple(torch.as_tensor(x).shape)} does not fit the model: one forward "
+                         f"pass failed ({type(failure).__name__}: {failure})") from None
+    finally:
+        model.train(training)
+    if output.dim() != 2:
+        raise ValueError(f"the model must output N × classes logits; it gives shape {tuple(output.shape)}")
+    return int(output.shape[1])
 
 
 def non_empty(name, dataset):

@@ -83,12 +83,6 @@ def milestones(**overrides):
                                   **arguments)
 
 
-def write_idx(path, array):
-    """An IDX file as :mod:`memlib.data` reads it (the format of tests/torchvision_files.py)."""
-    header = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, ">i4").tobytes()
-    path.write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
-
-
 COUNT = "must be an integer of at least 1"
 NATURAL = "must be an integer of at least 0"
 
