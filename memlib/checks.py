@@ -134,7 +134,7 @@ def _interval(low, high, low_open, high_open) -> str:
     if low is None and high is None:
         return ""
     if high is None:
-        return f" {'>' if low_open else '≥'} {low}"
+        return f" {'>' if low_open else '≥'} {low:g}"
     if low is None:
-        return f" {'<' if high_open else '≤'} {high}"
-    return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        return f" {'<' if high_open else '≤'} {high:g}"
+    return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
