@@ -52,18 +52,21 @@ def fraction(name, value, *, low_open=False, high_open=False) -> float:
 
 
 def labels(name, value, num_classes, length=None, *, of="the model's classes") -> torch.Tensor:
-    """``value`` as a 1-D int64 tensor of class indices in [0, num_classes), one per example when ``length`` is
-    given (``of`` names whose classes they are, for the message). Float labels are refused, even 2.0: a
-    fractional label would train on one class and score as another."""
+    """``value`` as a 1-D int64 tensor of class indices in [0, num_classes) (``of`` names whose classes they are,
+    for the message; ``num_classes=None``: any non-negative index), one per example when ``length`` is given.
+    Float labels are refused, even 2.0: a fractional label would train on one class and score as another."""
     tensor = torch.as_tensor(value)
     if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
         raise ValueError(f"{name} must be integer class indices; got dtype {tensor.dtype}")
     if tensor.dim() != 1 or (length is not None and len(tensor) != length):
         wanted = f"one per example ({length})" if length is not None else "a 1-D tensor"
         raise ValueError(f"{name} must be 1-D, {wanted}; got shape {tuple(tensor.shape)}")
-    if len(tensor) and (int(tensor.min()) < 0 or int(tensor.max()) >= num_classes):
-        raise ValueError(f"{name} must lie in [0, {num_classes}) ({of}); got "
-                         f"[{int(tensor.min())}, {int(tensor.max())}]")
+    if len(tensor):
+        low, high = int(tensor.min()), int(tensor.max())
+        if num_classes is None and low < 0:
+            raise ValueError(f"{name} must be non-negative class indices; got [{low}, {high}]")
+        if num_classes is not None and (low < 0 or high >= num_classes):
+            raise ValueError(f"{name} must lie in [0, {num_classes}) ({of}); got [{low}, {high}]")
     return tensor.long()
 
 

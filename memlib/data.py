@@ -111,7 +111,7 @@ class Dataset:
         if x.dim() != 4:
             raise ValueError(f"x must be N×C×H×W (4-D); got shape {tuple(x.shape)}")
         x = _unit_images(x)
-        y = checks.labels("y", y, 2 ** 62, length=len(x), of="the dataset's classes")
+        y = checks.labels("y", y, None, length=len(x))
         if classes is None:
             classes = [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
         y = checks.labels("y", y, len(classes), of="the dataset's classes")

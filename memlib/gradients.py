@@ -58,8 +58,7 @@ def subset_gradients(model, data, labels, subsets, *, batch_size, index=None) ->
     buffers (batch-norm statistics), ``.grad`` fields and the global RNG are left as they were. Returns
     ``{subset: {parameter name: gradient}}`` over the trainable parameters.
     """
-    labels = checks.labels("labels", getattr(labels, "labels", labels), 2 ** 62, length=len(data),
-                           of="the labels' range")
+    labels = checks.labels("labels", getattr(labels, "labels", labels), None, length=len(data))
     index, batch_size = _check_subset_arguments(data, subsets, batch_size, index)
     device = next(model.parameters()).device
     width = checks.output_width("data", model, data.normalized(data.x[:1].to(device)), index[:1])

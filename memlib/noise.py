@@ -49,8 +49,7 @@ def asymmetric(labels, rate, mapping=CIFAR10_ASYMMETRIC, seed=0, *, num_classes=
     takes the classes the labels hold, so ``mapping`` may name only classes that occur in ``labels``."""
     if num_classes is not None:
         num_classes = checks.integer("num_classes", num_classes, minimum=2)
-    labels = checks.labels("labels", labels, 2 ** 62 if num_classes is None else num_classes,
-                           of="the num_classes classes").cpu()
+    labels = checks.labels("labels", labels, num_classes, of="the num_classes classes").cpu()
     rate, seed = _check_rate_and_seed(rate, seed)
     if not isinstance(mapping, dict) or not mapping:
         raise ValueError(f"mapping must be a dict {{source class: target class}} with at least one entry; "

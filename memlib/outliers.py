@@ -317,7 +317,7 @@ def _check_inputs(x, y=None):
             raise ValueError(f"x must be a float tensor of N examples (N × ...); got shape {tuple(x.shape)}, "
                              f"dtype {x.dtype}")
     if y is not None:
-        y = checks.labels("y", y, 2 ** 62, length=None if x is None else len(x), of="the labels' range")
+        y = checks.labels("y", y, None, length=None if x is None else len(x))
     return x, y
 
 
