@@ -13,7 +13,10 @@ through a DataLoader or the host.
 import weakref
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from memlib import checks
 
 # The float value of each 8-bit level, computed exactly as memlib.data computes images (uint8 → float32, ÷ 255).
 _LEVELS = torch.arange(256, dtype=torch.uint8).float().div_(255)
@@ -33,6 +36,14 @@ class DeviceImages:
 
     def __init__(self, x, device, channels_last=False, normalization=None):
         x = torch.as_tensor(x)
+        if x.dim() < 2 or not (x.is_floating_point() or x.dtype == torch.uint8):
+            raise ValueError(f"x must be float or uint8 images of shape N × ...; got shape {tuple(x.shape)}, "
+                             f"dtype {x.dtype}")
+        if normalization is not None and len(normalization.mean) != x.shape[1]:
+            raise ValueError(f"normalization has {len(normalization.mean)} channels but the images have "
+                             f"{x.shape[1]}")
+        if x.dtype == torch.uint8:
+            x = x.float().div_(255)  # the levels memlib.data gives 8-bit images
         codes = _eight_bit_codes(x)
         self.eight_bit = codes is not None
         self.images = (codes if self.eight_bit else x.float()).to(device)
@@ -53,6 +64,8 @@ class DeviceImages:
     def batch(self, index, augment=None, generator=None) -> torch.Tensor:
         """The float images at ``index`` (a tensor of example indices of any shape, on the device), cropped and
         flipped by ``augment`` (a :class:`CropFlip`, drawing from ``generator``) when one is given."""
+        if index.dtype.is_floating_point or index.dtype == torch.bool:
+            raise ValueError(f"index must hold integer example indices; got dtype {index.dtype}")
         images = self.images[index]
         if augment is not None:
             images = augment(images.flatten(0, index.dim() - 1), generator).view(images.shape)
@@ -113,8 +126,10 @@ class CropFlip:
     flip: bool = True
 
     def __post_init__(self):
-        if not (isinstance(self.padding, int) and self.padding >= 0):
-            raise ValueError(f"padding must be a non-negative integer; got {self.padding!r}")
+        object.__setattr__(self, "padding", checks.non_negative_int("padding", self.padding))
+        if not isinstance(self.flip, (bool, np.bool_)):
+            raise ValueError(f"flip must be True or False; got {self.flip!r}")
+        object.__setattr__(self, "flip", bool(self.flip))
 
     def __call__(self, images, generator=None) -> torch.Tensor:
         if images.dim() != 4:

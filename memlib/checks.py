@@ -51,19 +51,60 @@ def fraction(name, value, *, low_open=False, high_open=False) -> float:
     return real(name, value, low=0.0, high=1.0, low_open=low_open, high_open=high_open)
 
 
-def labels(name, value, num_classes, length=None) -> torch.Tensor:
-    """``value`` as a 1-D int64 tensor of class indices in [0, num_classes), one per example when ``length`` is
-    given. Float labels are refused, even 2.0: a fractional label would train on one class and score as another."""
+def labels(name, value, num_classes, length=None, *, of="the model's classes") -> torch.Tensor:
+    """``value`` as a 1-D int64 tensor of class indices in [0, num_classes) (``of`` names whose classes they are,
+    for the message; ``num_classes=None``: any non-negative index), one per example when ``length`` is given.
+    Float labels are refused, even 2.0: a fractional label would train on one class and score as another."""
     tensor = torch.as_tensor(value)
     if tensor.dtype.is_floating_point or tensor.dtype.is_complex or tensor.dtype == torch.bool:
         raise ValueError(f"{name} must be integer class indices; got dtype {tensor.dtype}")
     if tensor.dim() != 1 or (length is not None and len(tensor) != length):
         wanted = f"one per example ({length})" if length is not None else "a 1-D tensor"
         raise ValueError(f"{name} must be 1-D, {wanted}; got shape {tuple(tensor.shape)}")
-    if len(tensor) and (int(tensor.min()) < 0 or int(tensor.max()) >= num_classes):
-        raise ValueError(f"{name} must lie in [0, {num_classes}) (the model's classes); got "
-                         f"[{int(tensor.min())}, {int(tensor.max())}]")
+    if len(tensor):
+        low, high = int(tensor.min()), int(tensor.max())
+        if num_classes is None and low < 0:
+            raise ValueError(f"{name} must be non-negative class indices; got [{low}, {high}]")
+        if num_classes is not None and (low < 0 or high >= num_classes):
+            raise ValueError(f"{name} must lie in [0, {num_classes}) ({of}); got [{low}, {high}]")
     return tensor.long()
+
+
+def image_shape(name, value) -> tuple:
+    """``value`` as a (C, H, W) tuple of three positive Python ints (numpy integers accepted, floats refused)."""
+    try:
+        sizes = tuple(value)
+        if len(sizes) != 3:
+            raise ValueError
+        return tuple(integer(name, size, minimum=1) for size in sizes)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (C, H, W): three positive integers (channels, height, width); "
+                         f"got {value!r}") from None
+
+
+def output_width(name, model, x, index=None) -> int:
+    """The number of outputs ``model`` gives for inputs like ``x`` (N × ...), from one forward pass on its first
+    example (with the first of ``index``, the examples' indices, when given), in eval mode, without gradients, on
+    the model's device; the model's mode is restored. Inputs the model cannot take raise a ValueError saying so,
+    before any real work is done."""
+    parameter = next(iter(model.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    example = torch.as_tensor(x)[:1].to(device)
+    if not example.is_floating_point():
+        example = example.float()
+    training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            output = model(example) if index is None else model(example, torch.as_tensor(index)[:1].to(device))
+    except (RuntimeError, IndexError, TypeError) as failure:
+        raise ValueError(f"{name} of shape {tuple(torch.as_tensor(x).shape)} does not fit the model: one forward "
+                         f"pass failed ({type(failure).__name__}: {failure})") from None
+    finally:
+        model.train(training)
+    if output.dim() != 2:
+        raise ValueError(f"the model must output N × classes logits; it gives shape {tuple(output.shape)}")
+    return int(output.shape[1])
 
 
 def non_empty(name, dataset):
@@ -96,7 +137,7 @@ def _interval(low, high, low_open, high_open) -> str:
     if low is None and high is None:
         return ""
     if high is None:
-        return f" {'>' if low_open else '≥'} {low}"
+        return f" {'>' if low_open else '≥'} {low:g}"
     if low is None:
-        return f" {'<' if high_open else '≤'} {high}"
-    return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        return f" {'<' if high_open else '≤'} {high:g}"
+    return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from memlib import models
+from memlib import checks, models
 from memlib.data import Dataset
 from memlib.train import accuracy, default_device, fit
 
@@ -40,10 +40,15 @@ def split_classes(train, test, groups) -> list:
     """Split-dataset tasks, one per group of classes, e.g. ``[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]`` for split digits
     (split MNIST of Zenke, Poole & Ganguli 2017; van de Ven & Tolias 2019). The network keeps one output per class
     of the whole dataset and is never told the task: the class-incremental scenario, where forgetting is worst."""
-    groups = [[int(c) for c in group] for group in groups]
-    flat = [c for group in groups for c in group]
-    if len(groups) < 1 or any(not group for group in groups):
+    _check_pair(train, test)
+    try:
+        groups = [list(group) for group in groups]
+    except TypeError:
+        groups = None
+    if not groups or any(not group for group in groups):
         raise ValueError(f"groups must be a non-empty list of non-empty lists of classes; got {groups}")
+    groups = [[checks.integer("each class of groups", c) for c in group] for group in groups]
+    flat = [c for group in groups for c in group]
     if len(set(flat)) != len(flat):
         raise ValueError(f"a class may belong to one group only; got {groups}")
     if min(flat) < 0 or max(flat) >= train.num_classes:
@@ -60,9 +65,9 @@ def split_classes(train, test, groups) -> list:
 def permuted_pixels(train, test, count, seed=0) -> list:
     """``count`` permuted-pixel tasks (Goodfellow et al. 2013; Kirkpatrick et al. 2017): the first task is the
     dataset itself, each other task applies one fixed, seeded permutation to the pixels of every image."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be a positive integer; got {count!r}")
-    generator = torch.Generator().manual_seed(seed)
+    _check_pair(train, test)
+    count = checks.positive_int("count", count)
+    generator = torch.Generator().manual_seed(checks.non_negative_int("seed", seed))
     size = train.x[0].numel()
     tasks = []
     for t in range(count):
@@ -71,6 +76,16 @@ def permuted_pixels(train, test, count, seed=0) -> list:
                             normalization=d.normalization) for d in (train, test)]
         tasks.append(Task(f"permutation {t}", *shuffled))
     return tasks
+
+
+def _check_pair(train, test):
+    """Two datasets a task sequence can mix: the same image shape and classes."""
+    for name, dataset in (("train", train), ("test", test)):
+        if not isinstance(dataset, Dataset):
+            raise ValueError(f"{name} must be a memlib.data.Dataset; got {type(dataset).__name__}")
+    if test.shape != train.shape or test.classes != train.classes:
+        raise ValueError(f"the datasets must have the same image shape and the same classes; got {train.shape} "
+                         f"with {train.num_classes} classes and {test.shape} with {test.num_classes}")
 
 
 class EpisodicMemory:
@@ -91,12 +106,15 @@ class EpisodicMemory:
     """
 
     def __init__(self, capacity, key_sparsity=None, key_units=2048, seed=0):
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
-            raise ValueError(f"capacity must be a non-negative integer; got {capacity!r}")
-        if key_sparsity is not None and not 0 < key_sparsity <= 1:
-            raise ValueError(f"key_sparsity must be None (verbatim storage) or in (0, 1]; got {key_sparsity}")
-        if isinstance(key_units, bool) or not isinstance(key_units, int) or key_units < 1:
-            raise ValueError(f"key_units must be a positive integer; got {key_units!r}")
+        capacity = checks.non_negative_int("capacity", capacity)
+        if key_sparsity is not None:
+            try:
+                key_sparsity = checks.fraction("key_sparsity", key_sparsity, low_open=True)
+            except ValueError:
+                raise ValueError(f"key_sparsity must be None (verbatim storage) or in (0, 1]; got "
+                                 f"{key_sparsity!r}") from None
+        key_units = checks.positive_int("key_units", key_units)
+        seed = checks.non_negative_int("seed", seed)
         self.capacity, self.key_sparsity, self.key_units, self.seed = capacity, key_sparsity, key_units, seed
         self._samples = []  # per task: its examples in a seeded random order
         self._projection = None
@@ -107,6 +125,8 @@ class EpisodicMemory:
     def store(self, data: Dataset) -> None:
         """Store a new task's examples: its share of the capacity, drawn at random (seeded by ``seed`` and the
         task's position)."""
+        if not isinstance(data, Dataset):
+            raise ValueError(f"data must be a memlib.data.Dataset; got {type(data).__name__}")
         if len(data) == 0:
             raise ValueError("cannot store an empty dataset")
         if self._samples and (data.shape != self._samples[0].shape or data.classes != self._samples[0].classes):
@@ -183,12 +203,13 @@ class ReplayLoss:
     sizes as if the two batches had been concatenated (experience replay, Chaudhry et al. 2019)."""
 
     def __init__(self, model, replay: Dataset, batch_size, seed=0):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"the replay batch size must be a positive integer; got {batch_size!r}")
+        batch_size = checks.positive_int("batch_size", batch_size)
+        if not isinstance(replay, Dataset):
+            raise ValueError(f"replay must be a memlib.data.Dataset; got {type(replay).__name__}")
         if len(replay) == 0:
             raise ValueError("nothing to replay: the replay set is empty")
         self.model, self.replay, self.batch_size = model, replay, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(checks.non_negative_int("seed", seed))
 
     def __call__(self, logits, labels, index=None):
         pick = torch.randint(len(self.replay), (self.batch_size,), generator=self.generator).to(self.replay.y.device)
@@ -262,11 +283,19 @@ def train_sequence(tasks, *, model="mlp", model_options=None, memory_size=0, key
         raise ValueError("tasks must be a non-empty list of Task (see split_classes and permuted_pixels)")
     if "loss" in fit_options or "test" in fit_options or "labels" in fit_options:
         raise ValueError("train_sequence sets fit's loss, labels and test itself; do not pass them")
+    for task in tasks:
+        _check_pair(tasks[0].train, task.train)
+        _check_pair(tasks[0].train, task.test)
     first = tasks[0].train
     device = torch.device(device) if device else default_device()
     network = models.build(model, first.num_classes, first.shape, seed=seed, **(model_options or {}))
+    memory_size = checks.non_negative_int("memory_size", memory_size)
     memory = EpisodicMemory(memory_size, key_sparsity, key_units, seed=seed)
+    if replay_batch_size is not None:
+        replay_batch_size = checks.positive_int("replay_batch_size", replay_batch_size)
     replay_batch_size = replay_batch_size or fit_options.get("batch_size")
+    if memory.capacity and len(tasks) > 1 and replay_batch_size is None:
+        raise ValueError("replay needs a batch size: pass replay_batch_size (or fit's batch_size)")
     T = len(tasks)
     table = torch.full((T, T), float("nan"))
     recall, replayed_accuracy = torch.full((T, 3), float("nan")), torch.full((T,), float("nan"))

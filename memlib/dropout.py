@@ -30,6 +30,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from memlib import checks
+
 MODES = ("train", "test", "drop")
 KINDS = ("standard", "sparse", "example_tied")
 _CHUNK = 8192  # rows of masks drawn at a time, so that drawing needs no full-size float tensor
@@ -44,15 +46,12 @@ class ExampleTiedDropout(nn.Module):
 
     def __init__(self, num_examples, num_units, p_gen, p_mem, seed=0):
         super().__init__()
-        if not (isinstance(num_examples, int) and num_examples >= 1):
-            raise ValueError(f"num_examples must be a positive integer; got {num_examples!r}")
-        if not (isinstance(num_units, int) and num_units >= 2):
-            raise ValueError(f"num_units must be an integer of at least 2; got {num_units!r}")
-        if not 0 < p_gen < 1:
-            raise ValueError(f"p_gen (the share of generalization units) must be in (0, 1); got {p_gen}")
-        if not 0 < p_mem <= 1:
-            raise ValueError(f"p_mem (the chance a memorization unit is kept for an example) must be in (0, 1]; "
-                             f"got {p_mem}")
+        num_examples = checks.positive_int("num_examples", num_examples)
+        num_units = checks.integer("num_units", num_units, minimum=2)
+        p_gen = checks.fraction("p_gen (the share of generalization units)", p_gen, low_open=True, high_open=True)
+        p_mem = checks.fraction("p_mem (the chance a memorization unit is kept for an example)", p_mem,
+                                low_open=True)
+        seed = checks.non_negative_int("seed", seed)
         num_general = math.floor(round(p_gen * num_units, 9))
         if not 1 <= num_general < num_units:
             raise ValueError(f"p_gen={p_gen} leaves {num_general} of {num_units} units for generalization; it must "
@@ -127,7 +126,7 @@ class SparseMask(nn.Module):
 
     def __init__(self, p, seed=0):
         super().__init__()
-        self.p, self.seed = _check_rate(p), seed
+        self.p, self.seed = _check_rate(p), checks.non_negative_int("seed", seed)
         self.register_buffer("mask", None, persistent=False)
 
     def forward(self, x):
@@ -157,7 +156,7 @@ def layer_factory(kind, *, p=None, p_gen=None, p_mem=None, num_examples=None, se
                          + (f"; does not take {', '.join(extra)}" if extra else ""))
     if kind is None:
         return None
-    seeds = torch.Generator().manual_seed(seed)
+    seeds = torch.Generator().manual_seed(checks.non_negative_int("seed", seed))
 
     def make(num_units):
         layer_seed = int(torch.randint(2 ** 62, (), generator=seeds))
@@ -206,6 +205,9 @@ def predictions_by_mode(model, data, modes=MODES, *, batch_size=1024) -> dict:
     training set the masks belong to; the layers' modes are restored afterwards."""
     from memlib.train import evaluate
 
+    for name in modes:
+        checks.one_of("mode", name, MODES)
+    batch_size = checks.positive_int("batch_size", batch_size)
     predictions = {}
     for name in modes:
         with using_mode(model, name):
@@ -215,6 +217,9 @@ def predictions_by_mode(model, data, modes=MODES, *, batch_size=1024) -> dict:
 
 def generalization_units(layer) -> torch.Tensor:
     """Boolean mask over the layer's units: True for the generalization units (Maini et al. 2023, Fig. 6a)."""
+    if not isinstance(layer, ExampleTiedDropout):
+        raise ValueError(f"layer must be an ExampleTiedDropout layer (see example_tied_layers); got "
+                         f"{type(layer).__name__}")
     units = torch.zeros(layer.num_units, dtype=torch.bool)
     units[:layer.num_general] = True
     return units
@@ -226,6 +231,4 @@ def memorization_units(layer) -> torch.Tensor:
 
 
 def _check_rate(p):
-    if not 0 <= p < 1:
-        raise ValueError(f"p (the share of units dropped) must be in [0, 1); got {p}")
-    return float(p)
+    return checks.fraction("p (the share of units dropped)", p, high_open=True)

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from memlib import checks
 from memlib.train import Callback, accuracy, fit
 
 
@@ -105,6 +106,9 @@ def _correct(predictions, labels):
     if predictions.dim() != 2 or labels.shape != predictions.shape[1:]:
         raise ValueError(f"predictions must be epochs × N and labels must hold N labels; got shapes "
                          f"{tuple(predictions.shape)} and {tuple(labels.shape)}")
+    checks.labels("labels", labels, None)
+    if predictions.is_floating_point() or predictions.dtype == torch.bool:
+        raise ValueError(f"predictions must be predicted classes (integers); got dtype {predictions.dtype}")
     return predictions == labels
 
 
@@ -115,6 +119,7 @@ def train_from(model, state, train, *, step, epochs, batch_size, seed, schedule=
     (2020, LMC, Sec. 3). It trains the remaining T − k steps with the learning rate continuing the parent run's
     schedule from iteration k (:func:`memlib.train.fit` with ``start_step``); the optimizer starts afresh (zero
     momentum). Returns the :class:`History`."""
+    step = checks.non_negative_int("step", step)
     model.load_state_dict(state)
     return fit(model, train, epochs=epochs, batch_size=batch_size, seed=seed, schedule=schedule, warmup=warmup,
                start_step=step, **fit_options)
@@ -125,6 +130,7 @@ def interpolate(state_a, state_b, alpha) -> dict:
     ``a``. Frankle et al. (2020, LMC, Sec. 2) evaluate networks along this line."""
     if state_a.keys() != state_b.keys():
         raise ValueError("the two states must come from the same architecture (their keys differ)")
+    alpha = checks.real("alpha", alpha)
     return {k: torch.lerp(a, state_b[k].to(a.device, a.dtype), alpha) if a.is_floating_point() else a.clone()
             for k, a in state_a.items()}
 
@@ -134,8 +140,7 @@ def error_along_path(model, state_a, state_b, data, *, points=11, labels=None):
     ``state_b`` (alpha = 1), at ``points`` evenly spaced alphas (Frankle et al. 2020, LMC, Fig. 1 and Sec. 2).
     ``model`` is a network of the same architecture; it is copied, not changed. Returns ``(alphas, errors)`` as
     CPU tensors."""
-    if not (isinstance(points, int) and points >= 2):
-        raise ValueError(f"points must be an integer of at least 2 (the two ends); got {points!r}")
+    points = _check_points(points)
     probe = copy.deepcopy(model)
     alphas = torch.linspace(0, 1, points)
     errors = []
@@ -166,8 +171,18 @@ def stability(model, states, train, test, *, epochs, batch_size, seeds=(1, 2), p
     """
     import pandas as pd
 
+    seeds = tuple(seeds)
     if len(seeds) != 2 or seeds[0] == seeds[1]:
         raise ValueError(f"seeds must be two different data-order seeds; got {seeds}")
+    seeds = tuple(checks.non_negative_int("each seed of seeds", seed) for seed in seeds)
+    points = _check_points(points)
+    if not isinstance(states, dict) or not states:
+        raise ValueError("states must be a non-empty dict {step: model state} (e.g. Checkpoints.states)")
+    try:
+        states = {checks.non_negative_int("step", step): state for step, state in states.items()}
+    except ValueError:
+        raise ValueError(f"the steps of states must be non-negative integers (optimizer steps); got "
+                         f"{sorted(states, key=repr)}") from None
     train_labels = fit_options.get("labels")
     train_labels = getattr(train_labels, "labels", train_labels)
     rows = []
@@ -200,8 +215,12 @@ def centred_average(values, window) -> torch.Tensor:
     iterations, where Frankle, Schwab & Morcos (2020, Fig. 2) place the largest gradients. ``window=1`` returns
     the values unchanged."""
     values = torch.as_tensor(values, dtype=torch.float64)
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be a positive odd number of steps; got {window!r}")
+    try:
+        window = checks.positive_int("window", window)
+        if window % 2 == 0:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"window must be a positive odd number of steps; got {window!r}") from None
     if values.dim() != 1 or len(values) == 0:
         raise ValueError(f"values must be a non-empty 1-D series; got shape {tuple(values.shape)}")
     half = window // 2
@@ -224,10 +243,8 @@ def milestones(gradient_norms, distances, stability, timeline, *, steps_per_epoc
     if len(gradient_norms) != len(distances) or len(distances) == 0:
         raise ValueError(f"need one gradient norm and one distance per iteration; got {len(gradient_norms)} and "
                          f"{len(distances)}")
-    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-        raise ValueError(f"steps_per_epoch must be a positive integer; got {steps_per_epoch!r}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold >= 0:
-        raise ValueError(f"threshold (an error barrier) must be non-negative; got {threshold!r}")
+    steps_per_epoch = checks.positive_int("steps_per_epoch", steps_per_epoch)
+    threshold = checks.real("threshold (an error barrier)", threshold, low=0)
     half = int((distances >= distances[-1] / 2).nonzero()[0]) + 1
     ordered = stability.sort_values("step")
     unstable = (ordered["test_barrier"] > threshold).to_numpy().nonzero()[0]
@@ -239,3 +256,10 @@ def milestones(gradient_norms, distances, stability, timeline, *, steps_per_epoc
         "memorization_step": memorization_onset(timeline) * steps_per_epoch,
         "total_steps": len(distances),
     }
+
+
+def _check_points(points):
+    try:
+        return checks.integer("points", points, minimum=2)
+    except ValueError:
+        raise ValueError(f"points must be an integer of at least 2 (the two ends); got {points!r}") from None

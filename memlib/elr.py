@@ -8,6 +8,8 @@ towards what it predicted early instead of towards the noisy label it would late
 import torch
 import torch.nn.functional as F
 
+from memlib import checks
+
 CLAMP = 1e-4  # probabilities are clamped to [CLAMP, 1 - CLAMP] before entering the regularizer, as in Liu et al.
 
 
@@ -26,15 +28,10 @@ class ELRLoss:
     """
 
     def __init__(self, num_examples, num_classes, *, beta=0.7, lam=3.0):
-        if not (isinstance(num_examples, int) and num_examples >= 1):
-            raise ValueError(f"num_examples must be a positive integer; got {num_examples!r}")
-        if not (isinstance(num_classes, int) and num_classes >= 2):
-            raise ValueError(f"num_classes must be an integer of at least 2; got {num_classes!r}")
-        if not 0 <= beta < 1:
-            raise ValueError(f"beta (the targets' momentum) must be in [0, 1); got {beta}")
-        if not lam >= 0:
-            raise ValueError(f"lam (the regularization weight) must be non-negative; got {lam}")
-        self.beta, self.lam = float(beta), float(lam)
+        num_examples = checks.positive_int("num_examples", num_examples)
+        num_classes = checks.integer("num_classes", num_classes, minimum=2)
+        self.beta = checks.fraction("beta (the targets' momentum)", beta, high_open=True)
+        self.lam = checks.real("lam (the regularization weight)", lam, low=0)
         self.targets = torch.zeros(num_examples, num_classes)
 
     def __call__(self, logits, labels, index):
@@ -52,21 +49,23 @@ class ELRLoss:
         """Which examples' targets point to another class than their label: argmax(t_i) ≠ label_i, the targets
         read as corrected labels (Liu et al. 2020: the targets follow the early, mostly correct predictions).
         A boolean tensor on the CPU."""
-        labels = torch.as_tensor(getattr(labels, "labels", labels)).cpu()
-        if labels.shape != (len(self.targets),):
-            raise ValueError(f"labels must hold one label per example ({len(self.targets)}); "
-                             f"got shape {tuple(labels.shape)}")
+        labels = checks.labels("labels", getattr(labels, "labels", labels), self.targets.shape[1],
+                               length=len(self.targets)).cpu()
         return self.targets.argmax(dim=1).cpu() != labels
 
     def _check(self, logits, labels, index):
         n, classes = self.targets.shape
         if logits.dim() != 2 or logits.shape[1] != classes:
             raise ValueError(f"logits must be batch × {classes} classes; got shape {tuple(logits.shape)}")
-        if labels.shape != logits.shape[:1] or index.shape != logits.shape[:1]:
-            raise ValueError(f"labels and index must hold one entry per logits row ({len(logits)}); got shapes "
-                             f"{tuple(labels.shape)} and {tuple(index.shape)}")
+        if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.shape != logits.shape[:1]:
+            checks.labels("labels", labels, classes, length=len(logits))  # raises, saying what is wrong
+        if index.shape != logits.shape[:1]:
+            raise ValueError(f"index must hold one entry per logits row ({len(logits)}); got shape "
+                             f"{tuple(index.shape)}")
         if index.dtype.is_floating_point or index.dtype == torch.bool:
             raise ValueError(f"index must hold integer example indices; got dtype {index.dtype}")
-        if len(index) and bool((index.min() < 0) | (index.max() >= n)):
+        # One read-back per step checks both ranges; the messages are worked out only when one is broken.
+        if len(index) and bool((index.min() < 0) | (index.max() >= n) | (labels.min() < 0) | (labels.max() >= classes)):
+            checks.labels("labels", labels, classes, length=len(logits))
             raise ValueError(f"index must lie in [0, {n}) (one target per training example); got "
                              f"[{int(index.min())}, {int(index.max())}]")

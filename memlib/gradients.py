@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from memlib import checks
 from memlib.loop import autocast as _autocast
 from memlib.train import Callback, device_images
 
@@ -58,9 +59,11 @@ def subset_gradients(model, data, labels, subsets, *, batch_size, index=None) ->
     buffers (batch-norm statistics), ``.grad`` fields and the global RNG are left as they were. Returns
     ``{subset: {parameter name: gradient}}`` over the trainable parameters.
     """
-    labels = torch.as_tensor(getattr(labels, "labels", labels))
-    index = _check_subset_arguments(data, labels, subsets, batch_size, index)
+    labels = checks.labels("labels", getattr(labels, "labels", labels), None, length=len(data))
+    index, batch_size = _check_subset_arguments(data, subsets, batch_size, index)
     device = next(model.parameters()).device
+    width = checks.output_width("data", model, data.normalized(data.x[:1].to(device)), index[:1])
+    labels = checks.labels("labels", labels, width)
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     parameters = [p for _, p in named]
     images, y = device_images(model, data, device), labels.to(device).long()
@@ -214,9 +217,8 @@ def _cosine(a, b):
     return float(a @ b) / denominator if denominator > 0 else math.nan
 
 
-def _check_subset_arguments(data, labels, subsets, batch_size, index):
-    if labels.dim() != 1 or len(labels) != len(data):
-        raise ValueError(f"labels must be 1-D with one label per example ({len(data)}); got {tuple(labels.shape)}")
+def _check_subset_arguments(data, subsets, batch_size, index):
+    checks.non_empty("data", data)
     if not isinstance(subsets, dict) or not subsets:
         raise ValueError("subsets must be a non-empty dict {name: boolean mask over the examples}")
     for name, mask in subsets.items():
@@ -224,14 +226,13 @@ def _check_subset_arguments(data, labels, subsets, batch_size, index):
         if mask.dtype != torch.bool or mask.shape != (len(data),):
             raise ValueError(f"subset {name!r} must be a boolean mask of shape ({len(data)},); got shape "
                              f"{tuple(mask.shape)}, dtype {mask.dtype}")
-    if not (isinstance(batch_size, int) and batch_size >= 1):
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
+    batch_size = checks.positive_int("batch_size", batch_size)
     if index is None:
-        return torch.arange(len(data))
+        return torch.arange(len(data)), batch_size
     index = torch.as_tensor(index)
     if index.dim() != 1 or index.dtype.is_floating_point or index.dtype == torch.bool or not len(index):
         raise ValueError(f"index must be a non-empty 1-D tensor of example indices; got shape "
                          f"{tuple(index.shape)}, dtype {index.dtype}")
     if int(index.min()) < 0 or int(index.max()) >= len(data):
         raise ValueError(f"index must lie in [0, {len(data)}); got [{int(index.min())}, {int(index.max())}]")
-    return index.long()
+    return index.long(), batch_size

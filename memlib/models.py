@@ -23,6 +23,8 @@ import inspect
 import torch
 from torch import nn
 
+from memlib import checks
+
 
 class Sequential(nn.Sequential):
     """``nn.Sequential`` whose forward takes the batch's example indices and hands them to layers that use them
@@ -88,7 +90,11 @@ def _dropped(drop, num_units):
 
 
 def mlp(num_classes, in_shape, hidden=(256, 256), drop=None):
-    """Flatten, then Linear-ReLU(-dropout) per hidden size, then a linear output layer."""
+    """Flatten, then Linear-ReLU(-dropout) per hidden size (a sequence of positive integers), then a linear output
+    layer."""
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise ValueError(f"hidden must be a sequence of layer sizes (positive integers); got {hidden!r}")
+    hidden = [checks.positive_int("each size in hidden", size) for size in hidden]
     sizes = [int(torch.tensor(in_shape).prod()), *hidden]
     layers = [nn.Flatten()]
     for a, b in zip(sizes, sizes[1:]):
@@ -102,7 +108,9 @@ def lenet300(num_classes, in_shape, drop=None):
 
 
 def cnn(num_classes, in_shape, width=32, drop=None):
-    """Three conv-BN-ReLU layers (one 2×2 max pool), global average pooling, a linear layer. 8×8 inputs and up."""
+    """Three conv-BN-ReLU layers (one 2×2 max pool), global average pooling, a linear layer. 8×8 inputs and up;
+    ``width`` channels in the first layer (a positive integer)."""
+    width = checks.positive_int("width", width)
     if min(in_shape[1:]) < 4:
         raise ValueError(f"cnn needs inputs of at least 4×4; got {in_shape}")
     return Sequential(
@@ -186,11 +194,9 @@ def build(name, num_classes, in_shape, seed=0, dropout=None, p=None, p_gen=None,
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    in_shape = tuple(int(s) for s in in_shape)
-    if len(in_shape) != 3 or min(in_shape) < 1:
-        raise ValueError(f"in_shape must be (C, H, W) with positive sizes; got {in_shape}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2; got {num_classes}")
+    in_shape = checks.image_shape("in_shape", in_shape)
+    num_classes = checks.integer("num_classes", num_classes, minimum=2)
+    seed = checks.non_negative_int("seed", seed)
     builder = MODELS[name]
     allowed = [option for option in list(inspect.signature(builder).parameters)[2:] if option != "drop"]
     unknown = set(options) - set(allowed)

@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 import torch
 
+from memlib import checks
+
 # Liu et al. 2020 (ELR), CIFAR-10 asymmetric noise: truck → automobile, bird → airplane, deer → horse, cat ↔ dog.
 CIFAR10_ASYMMETRIC = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
 
@@ -26,12 +28,11 @@ class NoisyLabels(NamedTuple):
 
 
 def symmetric(labels, rate, num_classes, seed=0) -> NoisyLabels:
-    """Flip exactly ``round(rate · N)`` labels, each to a class drawn uniformly among the other classes."""
-    labels = _check_labels(labels, rate)
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2; got {num_classes}")
-    if len(labels) and int(labels.max()) >= num_classes:
-        raise ValueError(f"num_classes={num_classes} is smaller than a label ({int(labels.max())})")
+    """Flip exactly ``round(rate · N)`` labels, each to a class drawn uniformly among the other classes.
+    ``labels`` are class indices in [0, num_classes); ``rate`` in [0, 1)."""
+    num_classes = checks.integer("num_classes", num_classes, minimum=2)
+    labels = checks.labels("labels", labels, num_classes, of="the num_classes classes").cpu()
+    rate, seed = _check_rate_and_seed(rate, seed)
     generator = torch.Generator().manual_seed(seed)
     flipped = torch.randperm(len(labels), generator=generator)[: round(rate * len(labels))]
     shift = torch.randint(1, num_classes, (len(flipped),), generator=generator)
@@ -40,30 +41,47 @@ def symmetric(labels, rate, num_classes, seed=0) -> NoisyLabels:
     return NoisyLabels(noisy, noisy != labels, labels)
 
 
-def asymmetric(labels, rate, mapping=CIFAR10_ASYMMETRIC, seed=0) -> NoisyLabels:
+def asymmetric(labels, rate, mapping=CIFAR10_ASYMMETRIC, seed=0, *, num_classes=None) -> NoisyLabels:
     """For each source class in ``mapping``, relabel exactly ``round(rate · n_class)`` of its examples as the
-    mapped class (Liu et al. 2020, Sec. 5: class-dependent noise between similar classes)."""
-    labels = _check_labels(labels, rate)
-    if any(int(src) == int(dst) for src, dst in mapping.items()):
+    mapped class (Liu et al. 2020, Sec. 5: class-dependent noise between similar classes).
+
+    ``num_classes``: the labels' classes, [0, num_classes), which ``labels`` and ``mapping`` must lie in; None
+    takes the classes the labels hold, so ``mapping`` may name only classes that occur in ``labels``."""
+    if num_classes is not None:
+        num_classes = checks.integer("num_classes", num_classes, minimum=2)
+    labels = checks.labels("labels", labels, num_classes, of="the num_classes classes").cpu()
+    rate, seed = _check_rate_and_seed(rate, seed)
+    if not isinstance(mapping, dict) or not mapping:
+        raise ValueError(f"mapping must be a dict {{source class: target class}} with at least one entry; "
+                         f"got {mapping!r}")
+    try:
+        mapping = {checks.integer("source", src): checks.integer("target", dst) for src, dst in mapping.items()}
+    except ValueError:
+        raise ValueError(f"the mapping's classes must be integers; got {mapping!r}") from None
+    if any(src == dst for src, dst in mapping.items()):
         raise ValueError(f"mapping must send each class to a different class; got {mapping}")
+    classes = set(mapping) | set(mapping.values())
+    if num_classes is not None:
+        outside = sorted(c for c in classes if not 0 <= c < num_classes)
+        if outside:
+            raise ValueError(f"mapping's classes must lie in [0, {num_classes}) (num_classes); got {outside}")
+    else:
+        present = set(labels.unique().tolist())
+        outside = sorted(classes - present)
+        if outside:
+            raise ValueError(f"mapping must send classes of the labels to classes of the labels; {outside} do not "
+                             f"occur in them (pass num_classes to allow classes without examples)")
     generator = torch.Generator().manual_seed(seed)
     noisy = labels.clone()
     for src in sorted(mapping):
         members = torch.nonzero(labels == src).flatten()
         order = torch.randperm(len(members), generator=generator)
-        noisy[members[order[: round(rate * len(members))]]] = int(mapping[src])
+        noisy[members[order[: round(rate * len(members))]]] = mapping[src]
     return NoisyLabels(noisy, noisy != labels, labels)
 
 
-def _check_labels(labels, rate):
-    labels = torch.as_tensor(labels)
-    if labels.dim() != 1 or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        raise ValueError(f"labels must be a 1-D integer tensor; got shape {tuple(labels.shape)}, {labels.dtype}")
-    if len(labels) and int(labels.min()) < 0:
-        raise ValueError(f"labels must be non-negative; got {int(labels.min())}")
-    if not 0 <= rate < 1:
-        raise ValueError(f"rate must be in [0, 1); got {rate}")
-    return labels.long().cpu()
+def _check_rate_and_seed(rate, seed):
+    return checks.fraction("rate", rate, high_open=True), checks.non_negative_int("seed", seed)
 
 
 def timeline(history, noisy: NoisyLabels):
@@ -85,6 +103,8 @@ def milestones(timeline, threshold=0.9) -> dict:
     """The landmarks of one run's :func:`timeline`: the epoch of peak test accuracy, what the network did with the
     mislabeled examples at that epoch, the first epoch at which at least ``threshold`` of them are memorized
     (None if never), and the final test accuracy and memorized fraction."""
+    threshold = checks.fraction("threshold", threshold)
+    checks.non_empty("timeline", timeline)
     peak = int(timeline["test"].to_numpy().argmax())
     reached = (timeline["memorized"].to_numpy() >= threshold).nonzero()[0]
     return {

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
+from memlib import checks
 from memlib.ensemble import fit_many
 from memlib.models import build
 
@@ -42,19 +43,20 @@ def minimal_perturbation(model, x, y, *, norm=2, steps=50, overshoot=0.02, refin
     evaluated in eval mode, without autocast.
     """
     _check_norm(norm)
-    if not (isinstance(steps, int) and steps >= 1):
-        raise ValueError(f"steps must be a positive integer; got {steps!r}")
-    if not overshoot > 0:
-        raise ValueError(f"overshoot must be positive (the step past the boundary); got {overshoot}")
+    steps = checks.positive_int("steps", steps)
+    overshoot = checks.real("overshoot", overshoot, low=0, low_open=True)
+    refine = checks.non_negative_int("refine", refine)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    model = _check_models(model)[0]
     device = next(model.parameters()).device
-    x, y = _check_inputs(x, y)
+    x, y = _check_against([model], x, y, normalization)
     model = on_pixels(model, normalization)
     deltas = []
     with _eval_mode(model):
         for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
             deltas.append(_deepfool(model, xb, yb, norm, steps, overshoot, refine).cpu())
-    return torch.cat(deltas) if deltas else torch.empty_like(x)
+    return torch.cat(deltas)
 
 
 def holdout_ensemble(train_set, count, model="mlp", *, seed=0, model_options=None, **fit_options):
@@ -66,8 +68,9 @@ def holdout_ensemble(train_set, count, model="mlp", *, seed=0, model_options=Non
     on example i), ready for :func:`confidence`. ``model`` and ``model_options`` go to :func:`memlib.models.build`,
     ``fit_options`` to :func:`memlib.ensemble.fit_many`, which trains them together; model m uses seed ``seed + m``.
     """
-    if not (isinstance(count, int) and count >= 1):
-        raise ValueError(f"count must be a positive integer; got {count!r}")
+    count = checks.positive_int("count", count)
+    seed = checks.non_negative_int("seed", seed)
+    checks.non_empty("train_set", train_set)
     halves, held_out = [], torch.ones(count, len(train_set), dtype=torch.bool)
     for m in range(count):
         if m % 2 == 0:
@@ -92,6 +95,10 @@ def adv_distance(models, x, y, *, norm=2, steps=50, batch_size=512, normalizatio
     measured on the pixels; ``normalization`` is the one the models were trained with (``train_set.normalization``).
     """
     models = _check_models(models)
+    _check_norm(norm)
+    checks.positive_int("steps", steps)
+    checks.positive_int("batch_size", batch_size)
+    _check_against(models, x, y, normalization)
     distances = []
     for model in models:
         delta = minimal_perturbation(model, x, y, norm=norm, steps=steps, batch_size=batch_size,
@@ -110,15 +117,17 @@ def confidence(models, x, y, *, held_out=None, batch_size=1024, normalization=No
     if none did. Without ``held_out`` every model scores every example.
     """
     models = _check_models(models)
-    x, y = _check_inputs(x, y)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    x, y = _check_against(models, x, y, normalization)
+    if held_out is not None:
+        held_out = torch.as_tensor(held_out)
+        if held_out.dtype != torch.bool or held_out.shape != (len(models), len(x)):
+            raise ValueError(f"held_out must be a boolean mask of shape (models, N) = {(len(models), len(x))}; "
+                             f"got {held_out.dtype} of shape {tuple(held_out.shape)}")
     probabilities = _softmax_outputs(models, x, batch_size, normalization)
     correct = probabilities.gather(2, y.view(1, -1, 1).expand(len(models), -1, 1)).squeeze(2)
     if held_out is None:
         return correct.mean(0)
-    held_out = torch.as_tensor(held_out, dtype=torch.bool)
-    if held_out.shape != correct.shape:
-        raise ValueError(f"held_out must be a boolean mask of shape (models, N) = {tuple(correct.shape)}; "
-                         f"got {tuple(held_out.shape)}")
     return (correct * held_out).sum(0) / held_out.sum(0)  # 0/0 = NaN where no model held the example out
 
 
@@ -133,7 +142,9 @@ def agreement(models, x, *, batch_size=1024, normalization=None) -> torch.Tensor
     models = _check_models(models)
     if len(models) < 2:
         raise ValueError(f"agreement needs at least 2 models; got {len(models)}")
-    probabilities = _softmax_outputs(models, _check_inputs(x)[0], batch_size, normalization)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    x = _check_against(models, x, None, normalization)[0]
+    probabilities = _softmax_outputs(models, x, batch_size, normalization)
     divergence = _entropy(probabilities.mean(0)) - _entropy(probabilities).mean(0)
     return 1 - divergence.clamp(min=0) / math.log(len(models))
 
@@ -161,13 +172,11 @@ def slices(percentiles, count, width=None) -> list:
     evenly spaced from 0 to 1 − width. ``width`` defaults to 1 / count (a partition); a narrower one gives fixed-size
     windows along the ranking, like the 5,000-example slices of Carlini et al. (2019, Fig. 6)."""
     percentiles = _float64(percentiles)
-    if percentiles.dim() != 1 or bool(((percentiles < 0) | (percentiles > 1)).any()):
-        raise ValueError("percentiles must be 1-D with values in [0, 1] (see percentile_within_class)")
-    if not (isinstance(count, int) and count >= 1):
-        raise ValueError(f"count must be a positive integer; got {count!r}")
-    width = 1 / count if width is None else width
-    if not 0 < width <= 1:
-        raise ValueError(f"width must be a fraction in (0, 1]; got {width}")
+    if percentiles.dim() != 1 or not bool(((percentiles >= 0) & (percentiles <= 1)).all()):
+        raise ValueError("percentiles must be 1-D with values in [0, 1] (see percentile_within_class); NaN is "
+                         "not a percentile")
+    count = checks.positive_int("count", count)
+    width = 1 / count if width is None else checks.fraction("width", width, low_open=True)
     starts = torch.linspace(0, 1 - width, count, dtype=torch.float64).tolist()
     tolerance = 1e-12  # a percentile on a slice edge belongs to the upper slice despite rounding
     return [torch.nonzero((percentiles >= s - tolerance) & (percentiles < s + width - tolerance)).flatten()
@@ -294,6 +303,10 @@ def _check_models(models):
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     if not models:
         raise ValueError("models must hold at least one model")
+    for model in models:
+        if not isinstance(model, torch.nn.Module) or next(iter(model.parameters()), None) is None:
+            raise ValueError(f"models must be torch.nn.Module networks with parameters; got "
+                             f"{type(model).__name__}")
     return models
 
 
@@ -304,10 +317,17 @@ def _check_inputs(x, y=None):
             raise ValueError(f"x must be a float tensor of N examples (N × ...); got shape {tuple(x.shape)}, "
                              f"dtype {x.dtype}")
     if y is not None:
-        y = torch.as_tensor(y)
-        if y.dim() != 1 or y.dtype.is_floating_point or y.dtype == torch.bool:
-            raise ValueError(f"y must be a 1-D integer tensor of labels; got shape {tuple(y.shape)}, dtype {y.dtype}")
-        y = y.long()
-        if x is not None and len(x) != len(y):
-            raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
+        y = checks.labels("y", y, None, length=None if x is None else len(x))
+    return x, y
+
+
+def _check_against(models, x, y, normalization):
+    """``x`` and ``y`` checked (:func:`_check_inputs`) and against every model: one forward pass each on the
+    pixels, and the labels within its outputs."""
+    x, y = _check_inputs(x, y)
+    checks.non_empty("x", x)
+    for model in models:
+        width = checks.output_width("x", on_pixels(model, normalization), x)
+        if y is not None:
+            checks.labels("y", y, width)
     return x, y

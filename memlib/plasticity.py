@@ -21,6 +21,7 @@
 import numpy as np
 import torch
 
+from memlib import checks
 from memlib.train import Callback
 
 RULES = ("hebb", "oja", "normalized", "decay", "scaling")
@@ -37,7 +38,13 @@ def run_rule(rule, x, *, lr, steps, seed=0, w0=None, decay=1.0, target=1.0, scal
     ``time_constant`` (τ, in steps) belong to "scaling". Plain Hebbian weights grow exponentially and reach
     ``inf`` if run long enough; that is the instability, not an error.
     """
-    x = _check_inputs(rule, x, lr, steps)
+    x = _check_inputs(rule, x)
+    lr, steps = checks.real("lr", lr, low=0, low_open=True), checks.positive_int("steps", steps)
+    seed = checks.non_negative_int("seed", seed)
+    decay = checks.real("decay", decay, low=0)
+    target = checks.real("target", target, low=0, low_open=True)
+    scaling_rate = checks.real("scaling_rate", scaling_rate, low=0, low_open=True)
+    time_constant = checks.real("time_constant", time_constant, low=1)
     n, d = x.shape
     generator = torch.Generator().manual_seed(seed)
     order = torch.randint(n, (steps,), generator=generator).numpy()
@@ -47,11 +54,6 @@ def run_rule(rule, x, *, lr, steps, seed=0, w0=None, decay=1.0, target=1.0, scal
         w = torch.as_tensor(w0, dtype=torch.float64).numpy().copy()
         if w.shape != (d,):
             raise ValueError(f"w0 must have shape ({d},) to match x; got {w.shape}")
-    if rule == "decay" and not decay >= 0:
-        raise ValueError(f"decay must be non-negative; got {decay}")
-    if rule == "scaling" and not (target > 0 and scaling_rate > 0 and time_constant >= 1):
-        raise ValueError(f"scaling needs target > 0, scaling_rate > 0 and time_constant >= 1; got target={target}, "
-                         f"scaling_rate={scaling_rate}, time_constant={time_constant}")
     trajectory = np.empty((steps + 1, d))
     trajectory[0] = w
     average = float(np.abs(x @ w).mean())  # the running activity ā of "scaling" starts at the initial mean
@@ -93,13 +95,20 @@ def largest_eigenvalue(x) -> float:
 
 def mean_activity(trajectory, x) -> torch.Tensor:
     """For every weight vector of a trajectory (T × d), the neuron's mean activity over the inputs, E|w · x|."""
-    return (_as_matrix(x) @ torch.as_tensor(trajectory, dtype=torch.float64).T).abs().mean(0)
+    x, trajectory = _as_matrix(x), _as_matrix(trajectory, "trajectory")
+    if trajectory.shape[1] != x.shape[1]:
+        raise ValueError(f"the trajectory must hold one weight per input dimension ({x.shape[1]}); got "
+                         f"{trajectory.shape[1]}")
+    return (x @ trajectory.T).abs().mean(0)
 
 
 def alignment(trajectory, direction) -> torch.Tensor:
     """|cos| between every weight vector of a trajectory (T × d) and ``direction``: 1 when w lies along it."""
-    trajectory = torch.as_tensor(trajectory, dtype=torch.float64)
+    trajectory = _as_matrix(trajectory, "trajectory")
     direction = torch.as_tensor(direction, dtype=torch.float64)
+    if direction.shape != trajectory.shape[1:]:
+        raise ValueError(f"direction must hold one entry per weight ({trajectory.shape[1]}); got shape "
+                         f"{tuple(direction.shape)}")
     return (trajectory @ direction).abs() / (trajectory.norm(dim=1) * direction.norm())
 
 
@@ -119,21 +128,18 @@ class WeightNorms(Callback):
                 self.norms.setdefault(name, []).append(float(parameter.detach().norm()))
 
 
-def _as_matrix(x) -> torch.Tensor:
+def _as_matrix(x, name="x") -> torch.Tensor:
     x = torch.as_tensor(x, dtype=torch.float64)
     if x.dim() != 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty n × d matrix (one input per row); got shape {tuple(x.shape)}")
+        raise ValueError(f"{name} must be a non-empty n × d matrix (one vector per row); got shape "
+                         f"{tuple(x.shape)}")
     return x
 
 
-def _check_inputs(rule, x, lr, steps) -> np.ndarray:
+def _check_inputs(rule, x) -> np.ndarray:
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
     x = _as_matrix(x)
     if not bool(torch.isfinite(x).all()):
         raise ValueError("x must be finite (no NaN or inf)")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive; got {lr}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps!r}")
     return x.numpy()

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from memlib import checks
+
 SCOPES = ("global", "layerwise")
 CRITERIA = ("magnitude", "random")
 
@@ -68,16 +70,19 @@ def prune_magnitude(model, fraction, *, scope="global", pairs=None):
     ``scope="global"`` against one threshold over all prunable layers (open_lth's ``sparse_global``; Frankle et al.
     2020), with ``"layerwise"`` the same fraction of each layer (Frankle & Carbin 2019, Sec. 2). Masks compose with
     earlier rounds: pruned weights stay pruned."""
+    fraction, scope = _check_fraction(fraction), _check_scope(scope)
     pairs = pairs or prunable(model)
-    _prune(pairs, _counts(pairs, _check_fraction(fraction), scope), "magnitude", scope)
+    _prune(pairs, _counts(pairs, fraction, scope), "magnitude", scope)
 
 
 def prune_random(model, fraction, *, scope="global", seed=0, pairs=None):
     """Remove as many weights as :func:`prune_magnitude` would, but chosen uniformly at random among the remaining
     ones (globally, or the same count in each layer): the random-pruning baseline of Frankle & Carbin 2019 (Sec. 2)
     and open_lth's ``randomly_prune`` branch. The choice is drawn from a generator seeded with ``seed``."""
+    fraction, scope = _check_fraction(fraction), _check_scope(scope)
+    seed = checks.non_negative_int("seed", seed)
     pairs = pairs or prunable(model)
-    counts = _counts(pairs, _check_fraction(fraction), scope)
+    counts = _counts(pairs, fraction, scope)
     _prune(pairs, counts, "random", scope, torch.Generator().manual_seed(seed))
 
 
@@ -86,6 +91,7 @@ def shuffle_masks(masks, seed=0) -> dict:
     every layer keeps its count of kept weights, at random positions. open_lth's layerwise random-pruning baseline
     (``lottery/branch/randomly_prune.py``, ``utils/tensor_utils.py``: layer i of the sorted names shuffled with
     seed + i), the control that keeps the ticket's per-layer sparsity."""
+    seed = checks.non_negative_int("seed", seed)
     shuffled = {}
     for i, name in enumerate(sorted(masks)):
         flat = torch.as_tensor(masks[name]).bool().flatten()
@@ -181,12 +187,16 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     from memlib import noise as noise_module
     from memlib.train import Checkpoints
 
-    _check_fraction(fraction)
-    if not (isinstance(rounds, int) and rounds >= 0):
-        raise ValueError(f"rounds must be a non-negative integer; got {rounds!r}")
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}; got {criterion!r}")
+    for name, function in (("build_model", build_model), ("train", train), ("measure", measure)):
+        if not callable(function) and not (name == "measure" and function is None):
+            raise ValueError(f"{name} must be a function (see the docstring); got {type(function).__name__}")
+    fraction, scope = _check_fraction(fraction), _check_scope(scope)
+    rounds = checks.non_negative_int("rounds", rounds)
+    checks.one_of("criterion", criterion, CRITERIA)
     step = _rewind_step(rewind)
+    seed = checks.non_negative_int("seed", seed)
+    if exclude_output is not None and not isinstance(exclude_output, bool):
+        raise ValueError(f"exclude_output must be None, True or False; got {exclude_output!r}")
     if masks is not None and len(masks) != rounds + 1:
         raise ValueError(f"masks must hold rounds + 1 = {rounds + 1} masks (round 0 dense); got {len(masks)}")
     model = build_model(seed)
@@ -230,25 +240,23 @@ def _rewind_step(rewind):
         return 0
     if rewind in ("random", None):
         return rewind
-    if isinstance(rewind, int) and not isinstance(rewind, bool) and rewind >= 0:
-        return rewind
-    raise ValueError(f"rewind must be 'init', 'random', None or a non-negative iteration (int); got {rewind!r}")
+    try:
+        return checks.non_negative_int("rewind", rewind)
+    except ValueError:
+        raise ValueError(f"rewind must be 'init', 'random', None or a non-negative iteration (an integer); got "
+                         f"{rewind!r}") from None
 
 
 def _check_fraction(fraction):
-    if not 0 < fraction < 1:
-        raise ValueError(f"fraction (of the remaining weights to prune) must be in (0, 1); got {fraction}")
-    return fraction
+    return checks.fraction("fraction (of the remaining weights to prune)", fraction, low_open=True, high_open=True)
 
 
 def _check_scope(scope):
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+    return checks.one_of("scope", scope, SCOPES)
 
 
 def _counts(pairs, fraction, scope):
     """How many weights one round removes: round(fraction · remaining), in all or in each layer."""
-    _check_scope(scope)
     remaining = [int(mask(m, n).sum()) for m, n in pairs]
     if scope == "global":
         return round(fraction * sum(remaining))
@@ -257,7 +265,6 @@ def _counts(pairs, fraction, scope):
 
 def _targets(sizes, share, scope):
     """The weights to keep after pruning to ``share`` of the original count (in all or in each layer)."""
-    _check_scope(scope)
     return round(share * sum(sizes)) if scope == "global" else [round(share * n) for n in sizes]
 
 

@@ -143,10 +143,10 @@ def test_catastrophic_forgetting_and_replay_on_split_digits(split_digits):
     (lambda d: EpisodicMemory(10).stored(), "empty"),
     (lambda d: EpisodicMemory(10).store(d.subset(torch.arange(0))), "empty"),
     (lambda d: EpisodicMemory(10).keys(), "verbatim"),
-    (lambda d: ReplayLoss(None, d, batch_size=0), "batch size"),
+    (lambda d: ReplayLoss(None, d, batch_size=0), "batch_size"),
     (lambda d: train_sequence([], **FAST), "Task"),
     (lambda d: train_sequence([Task("a", d, d)], loss=F.cross_entropy, **FAST), "loss"),
-    (lambda d: train_sequence([Task("a", d, d)], memory_size=-2, **FAST), "capacity"),
+    (lambda d: train_sequence([Task("a", d, d)], memory_size=-2, **FAST), "memory_size"),
 ])
 def test_bad_input_raises_value_error(tiny, call, message):
     with pytest.raises(ValueError, match=message):

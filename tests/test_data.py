@@ -1,10 +1,13 @@
 import gzip
+import pickle
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import torchvision_files
 from memlib import data
 
 
@@ -18,9 +21,9 @@ def test_dataset_from_tensors_has_the_documented_fields():
 
 @pytest.mark.parametrize("x, y, match", [
     (torch.zeros(4, 8, 8), torch.zeros(4, dtype=torch.long), "4-D"),
-    (torch.zeros(4, 1, 8, 8), torch.zeros(3, dtype=torch.long), "examples"),
-    (torch.zeros(4, 1, 8, 8), torch.zeros(4, 1, dtype=torch.long), "1-D integer"),
-    (torch.zeros(4, 1, 8, 8), torch.zeros(4), "1-D integer"),
+    (torch.zeros(4, 1, 8, 8), torch.zeros(3, dtype=torch.long), "one per example"),
+    (torch.zeros(4, 1, 8, 8), torch.zeros(4, 1, dtype=torch.long), "1-D"),
+    (torch.zeros(4, 1, 8, 8), torch.zeros(4), "integer class indices"),
 ])
 def test_dataset_rejects_bad_tensors(x, y, match):
     with pytest.raises(ValueError, match=match):
@@ -33,13 +36,13 @@ def test_dataset_rejects_labels_outside_the_classes():
 
 
 def test_subset_and_to_keep_classes_name_and_meta():
-    ds = data.Dataset(torch.arange(5.0).view(5, 1, 1, 1), torch.tensor([0, 1, 0, 1, 0]), ["x", "y"], "toy",
+    ds = data.Dataset(torch.arange(5.0).view(5, 1, 1, 1) / 4, torch.tensor([0, 1, 0, 1, 0]), ["x", "y"], "toy",
                       meta={"rare": torch.tensor([True, False, False, True, False])})
     sub = ds.subset([3, 1])
-    assert sub.x.flatten().tolist() == [3.0, 1.0] and sub.y.tolist() == [1, 1]
+    assert sub.x.flatten().tolist() == [0.75, 0.25] and sub.y.tolist() == [1, 1]
     assert sub.meta["rare"].tolist() == [True, False] and (sub.classes, sub.name) == (["x", "y"], "toy")
     masked = ds.subset(ds.y == 0)
-    assert masked.x.flatten().tolist() == [0.0, 2.0, 4.0]
+    assert masked.x.flatten().tolist() == [0.0, 0.5, 1.0]
     moved = ds.to("cpu")
     assert moved.x.device.type == "cpu" and moved.meta["rare"].tolist() == ds.meta["rare"].tolist()
     with pytest.raises(ValueError, match="boolean mask"):
@@ -144,3 +147,104 @@ def test_data_root_prefers_argument_then_environment(tmp_path, monkeypatch):
     assert data.data_root() == tmp_path / "env"
     monkeypatch.delenv("MEMLIB_DATA")
     assert data.data_root().parts[-3:] == (".cache", "memlib", "data")
+
+
+def test_uint8_images_are_scaled_to_the_unit_range_with_a_warning():
+    codes = torch.arange(8, dtype=torch.uint8).mul(36).view(2, 1, 2, 2)
+    with pytest.warns(UserWarning, match="scaled to \\[0, 1\\] by 1/255"):
+        ds = data.Dataset(codes, torch.tensor([0, 1]))
+    assert ds.x.dtype == torch.float32 and torch.equal(ds.x, codes.float() / 255)
+
+
+@pytest.mark.parametrize("x", [torch.full((2, 1, 2, 2), 255.0), torch.full((2, 1, 2, 2), float("nan"))])
+def test_images_outside_the_unit_range_are_refused(x):
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        data.Dataset(x, torch.tensor([0, 1]))
+
+
+class _WritesAMarker:
+    """A pickle payload that, if unpickled by the standard unpickler, writes a file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.marker), "code ran"))
+
+
+def test_a_crafted_cifar_pickle_runs_nothing_and_names_the_file(tmp_path):
+    torchvision_files.write_cifar10(tmp_path)
+    marker = tmp_path / "marker"
+    crafted = tmp_path / "cifar-10-batches-py" / "test_batch"
+    crafted.write_bytes(pickle.dumps({"data": _WritesAMarker(marker), "labels": [0]}))
+    with pytest.raises(data.CorruptDataFile) as error:
+        data.load("cifar10", "test", root=tmp_path)
+    assert not marker.exists()
+    assert str(crafted) in str(error.value) and "Delete it and download" in str(error.value)
+    assert "pathlib" in str(error.value)  # the refused global, named
+
+
+@pytest.mark.parametrize("damage", ["truncate", "other object", "label count", "label range", "float data"])
+def test_damaged_cifar_pickles_raise_an_error_naming_the_file(tmp_path, damage):
+    torchvision_files.write_cifar10(tmp_path)
+    file = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    batch = pickle.loads(file.read_bytes())
+    if damage == "truncate":
+        file.write_bytes(file.read_bytes()[:1000])
+    else:
+        if damage == "other object":
+            batch = [batch["data"]]
+        elif damage == "label count":
+            batch["labels"] = batch["labels"][:-1]
+        elif damage == "label range":
+            batch["labels"][0] = 10
+        else:
+            batch["data"] = batch["data"].astype(np.float32)
+        file.write_bytes(pickle.dumps(batch))
+    with pytest.raises(data.CorruptDataFile, match="data_batch_3 is corrupt"):
+        data.load("cifar10", root=tmp_path)
+    assert len(data.load("cifar10", "test", root=tmp_path)) == 150  # the other split's file is intact
+
+
+@pytest.mark.parametrize("damage", ["truncate", "truncate gzip", "header", "label count", "label range"])
+def test_damaged_idx_files_raise_an_error_naming_the_file(tmp_path, damage):
+    torchvision_files.write_mnist_like(tmp_path, "mnist")
+    raw = tmp_path / "MNIST" / "raw"
+    images, labels = raw / "train-images-idx3-ubyte", raw / "train-labels-idx1-ubyte"
+    named = images
+    if damage == "truncate":
+        images.write_bytes(images.read_bytes()[:-100])
+    elif damage == "truncate gzip":
+        with gzip.open(str(images) + ".gz", "wb") as f:
+            f.write(images.read_bytes())
+        images.unlink()
+        named = raw / "train-images-idx3-ubyte.gz"
+        named.write_bytes(named.read_bytes()[:len(named.read_bytes()) // 2])
+    elif damage == "header":
+        images.write_bytes(b"\x00\x00\x0d\x03" + images.read_bytes()[4:])
+    else:
+        named = labels
+        values = np.frombuffer(labels.read_bytes(), np.uint8, offset=8).copy()
+        if damage == "label count":
+            values = values[:-1]
+        else:
+            values[0] = 200
+        torchvision_files.write_idx(labels, values)
+    with pytest.raises(data.CorruptDataFile) as error:
+        data.load("mnist", root=tmp_path)
+    assert f"{named} is corrupt" in str(error.value) and "download the dataset again" in str(error.value)
+
+
+def test_a_missing_file_is_named_in_the_message_without_a_chained_traceback(tmp_path):
+    torchvision_files.write_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_4").unlink()
+    with pytest.raises(data.DatasetNotAvailable) as error:
+        data.load("cifar10", root=tmp_path)
+    assert str(tmp_path / "cifar-10-batches-py" / "data_batch_4") in str(error.value)
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+def test_valid_torchvision_files_load(tmp_path):
+    torchvision_files.write_all(tmp_path)
+    assert len(data.load("cifar10", root=tmp_path)) == 300 and len(data.load("mnist", "test", root=tmp_path)) == 150
+    assert len(data.load("fashion-mnist", root=tmp_path)) == 300

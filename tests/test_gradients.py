@@ -82,7 +82,7 @@ def test_subset_gradients_leave_the_model_as_it_was(training):
 @pytest.mark.parametrize("override, match", [
     ({"subsets": {}}, "non-empty dict"), ({"subsets": {"a": torch.ones(3, dtype=torch.bool)}}, "boolean mask"),
     ({"subsets": {"a": torch.ones(24)}}, "boolean mask"), ({"batch_size": 0}, "batch_size"),
-    ({"labels": torch.zeros(5, dtype=torch.long)}, "one label per example"),
+    ({"labels": torch.zeros(5, dtype=torch.long)}, "one per example"),
     ({"index": torch.tensor([0, 24])}, r"\[0, 24\)"), ({"index": torch.tensor([0.5])}, "example indices"),
 ])
 def test_subset_gradients_reject_bad_arguments(override, match):

@@ -34,11 +34,11 @@ def test_symmetric_is_seeded():
 @pytest.mark.parametrize("labels, rate, num_classes, match", [
     (torch.arange(10) % 3, 1.0, 3, r"\[0, 1\)"),
     (torch.arange(10) % 3, -0.1, 3, r"\[0, 1\)"),
-    (torch.zeros(2, 5, dtype=torch.long), 0.1, 3, "1-D integer"),
-    (torch.zeros(5), 0.1, 3, "1-D integer"),
+    (torch.zeros(2, 5, dtype=torch.long), 0.1, 3, "1-D"),
+    (torch.zeros(5), 0.1, 3, "integer class indices"),
     (torch.arange(10) % 3, 0.1, 1, "at least 2"),
-    (torch.arange(10) % 5, 0.1, 3, "smaller than a label"),
-    (torch.tensor([0, -1, 2]), 0.1, 3, "non-negative"),
+    (torch.arange(10) % 5, 0.1, 3, r"\[0, 3\)"),
+    (torch.tensor([0, -1, 2]), 0.1, 3, r"\[0, 3\)"),
 ])
 def test_symmetric_rejects_bad_input(labels, rate, num_classes, match):
     with pytest.raises(ValueError, match=match):
@@ -62,6 +62,15 @@ def test_asymmetric_rejects_bad_input():
         noise.asymmetric(torch.arange(10) % 3, 0.2, {1: 1})
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         noise.asymmetric(torch.arange(10) % 3, 1.2, {1: 2})
+    with pytest.raises(ValueError, match="do not occur"):
+        noise.asymmetric(torch.arange(10) % 3, 0.2, {1: 99})
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        noise.asymmetric(torch.arange(10) % 3, 0.2, {1: -1}, num_classes=3)
+
+
+def test_asymmetric_may_target_a_class_without_examples_when_num_classes_is_given():
+    result = noise.asymmetric(torch.zeros(10, dtype=torch.long), 0.3, {0: 4}, num_classes=5)
+    assert result.labels.tolist().count(4) == 3 and int(result.is_noisy.sum()) == 3
 
 
 def _history(predictions, test_accuracy, labels):

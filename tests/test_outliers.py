@@ -206,7 +206,7 @@ def test_bad_input_raises_a_clear_error(linear):
     model, x, y = linear
     with pytest.raises(ValueError, match="norm"):
         outliers.adv_distance(model, x, y, norm=1)
-    with pytest.raises(ValueError, match="examples"):
+    with pytest.raises(ValueError, match="one per example"):
         outliers.adv_distance(model, x, y[:10])
     with pytest.raises(ValueError, match="at least 2 models"):
         outliers.agreement([model], x)

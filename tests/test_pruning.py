@@ -170,10 +170,15 @@ def test_bad_arguments_raise_clear_errors(tiny):
         pruning.prune_magnitude(model, 1.0)
     with pytest.raises(ValueError, match="scope"):
         pruning.prune_magnitude(model, 0.2, scope="per-channel")
+    def untrained(*args):
+        raise AssertionError("imp trained before refusing its arguments")
+
     with pytest.raises(ValueError, match="rewind"):
-        pruning.imp(lenet, None, rounds=1, rewind="end")
+        pruning.imp(lenet, untrained, rounds=1, rewind="end")
     with pytest.raises(ValueError, match="criterion"):
-        pruning.imp(lenet, None, rounds=1, criterion="gradient")
+        pruning.imp(lenet, untrained, rounds=1, criterion="gradient")
+    with pytest.raises(ValueError, match="scope"):
+        pruning.imp(lenet, untrained, rounds=1, scope="layer-wise")
     with pytest.raises(ValueError, match="past the end"):
         pruning.imp(lenet, lambda m, c, k: fit(m, tiny, callbacks=c, start_step=k, **SETTINGS), rounds=1, rewind=10_000)
     with pytest.raises(ValueError, match="no prunable"):
