@@ -138,7 +138,7 @@ CASES = [
     ("Resume every_minutes=-1", lambda d: resume.Resume("x.pt", every_minutes=-1), "every_minutes must be"),
     # gradients
     ("subset_gradients labels wrong length", lambda d: gradients.subset_gradients(
-        mlp(), d, torch.zeros(3, dtype=torch.long), {"a": d.y > 1}, batch_size=16), "one label per example"),
+        mlp(), d, torch.zeros(3, dtype=torch.long), {"a": d.y > 1}, batch_size=16), "one per example"),
     ("subset_gradients subset not a mask", lambda d: gradients.subset_gradients(mlp(), d, d.y, {"a": d.y}, batch_size=16),
      "boolean mask"),
     ("subset_gradients batch_size=0", lambda d: gradients.subset_gradients(
