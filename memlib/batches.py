@@ -28,6 +28,7 @@ _CODES = {}
 class DeviceImages:
     """The images ``x`` (N×C×H×W, or any N×… float tensor) on ``device``, ready to be gathered by index.
 
+    uint8 images are read as the levels k/255, as :mod:`memlib.data` reads 8-bit files.
     Float images whose every value is one of the 256 levels k/255 are stored as uint8 (``.eight_bit``) and decoded
     per batch through a table of exactly those floats, normalized (one row of 256 per channel); others are stored
     as float32 and normalized per batch. ``normalization``: a :class:`memlib.data.Normalization`, or None for

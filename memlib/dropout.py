@@ -208,6 +208,11 @@ def predictions_by_mode(model, data, modes=MODES, *, batch_size=1024) -> dict:
     for name in modes:
         checks.one_of("mode", name, MODES)
     batch_size = checks.positive_int("batch_size", batch_size)
+    sizes = {layer.num_examples for layer in example_tied_layers(model)}
+    if "train" in modes and sizes != {len(data)}:
+        raise ValueError(f"'train' mode uses each training example's own mask, so data must be the training set "
+                         f"the masks belong to ({', '.join(map(str, sorted(sizes)))} examples); got {len(data)} "
+                         f"examples. Evaluate other data in 'test' or 'drop' mode")
     predictions = {}
     for name in modes:
         with using_mode(model, name):

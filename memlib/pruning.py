@@ -169,14 +169,15 @@ def imp(build_model, train, *, rounds, fraction=0.2, rewind="init", criterion="m
     ``"init"`` (the initial weights, Frankle & Carbin 2019), an int k (the weights after k optimizer steps of the
     dense run, Frankle et al. 2020), ``"random"`` (freshly drawn weights every round, their random
     reinitialization control) or None (no reset: the survivors keep their trained values and the schedule starts
-    again, the learning-rate rewinding of Renda et al. 2020). ``criterion="random"`` prunes at random instead of by magnitude (the random-pruning
-    control). After round r the prunable weights kept are ``round(N · (1 − fraction)^r)`` (global) or per layer
+    again, the learning-rate rewinding of Renda et al. 2020). ``criterion="random"`` prunes at random instead of
+    by magnitude (the random-pruning control). After round r the prunable weights kept are ``round(N · (1 − fraction)^r)`` (global) or per layer
     ``round(n_l · (1 − fraction)^r)`` (layerwise), so that rounding errors do not add up over rounds.
 
     Each round records the share of prunable weights remaining, the final and best test accuracy and, given
     ``noisy`` (:class:`memlib.noise.NoisyLabels` the network trains on), the final clean, memorized and true-label
     training accuracies of :func:`memlib.noise.timeline`; ``measure(model)`` may add numbers of its own (a dict),
-    e.g. the test accuracy of a model that must be evaluated in a particular mode.
+    e.g. the test accuracy of a model that must be evaluated in a particular mode. Every argument is checked
+    before the dense run starts.
 
     ``masks``: train given masks instead of finding them, one per round (``rounds + 1`` of them, as
     :attr:`Result.masks` holds; round 0 dense). The controls of Frankle & Carbin 2019 take a ticket's masks:

@@ -274,6 +274,8 @@ CASES = [
     ("predictions_by_mode unknown", lambda: dropout.predictions_by_mode(TIED, TINY, ("eval",)), "mode must be one of"),
     ("predictions_by_mode batch 0", lambda: dropout.predictions_by_mode(TIED, TINY, batch_size=0),
      f"batch_size {COUNT}"),
+    ("predictions_by_mode train mode on other data", lambda: dropout.predictions_by_mode(TIED, TINY.subset(
+        torch.arange(10))), "data must be the training set"),
     ("generalization_units not a layer", lambda: dropout.generalization_units(MLP), "an ExampleTiedDropout layer"),
     ("memorization_units not a layer", lambda: dropout.memorization_units(None), "an ExampleTiedDropout layer"),
     # memlib.batches
