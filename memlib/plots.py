@@ -54,3 +54,14 @@ def image_grid(images, titles=None, columns=8, size=1.2, cmap="gray"):
                 ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def curves_by(frame, x, y, by, labels=None, ax=None, ylabel=None):
+    """Plot column ``y`` against ``x``, one curve per value of column ``by`` (in order of appearance), each the mean
+    over the rows that share an ``x`` with a ±1 sd band (:func:`curves`). ``labels``: a function of the ``by`` value
+    that names its curve (default "<by> <value>")."""
+    ax = ax or plt.subplots(figsize=(6.4, 3.8))[1]
+    for value, part in frame.groupby(by, sort=False):
+        name = labels(value) if labels else f"{by} {value}"
+        curves(part.rename(columns={y: name}), x, [name], ax=ax, ylabel=ylabel)
+    return ax
