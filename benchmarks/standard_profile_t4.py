@@ -148,47 +148,48 @@ def chapter_2(config):
 
 
 def chapter_3(config):
-    """Notebook 03, per data set. Cell 6, ``score``: outliers.holdout_ensemble fits ``scorers`` models together,
+    """Notebook 03, per data set. ``outliers.score_examples``: holdout_ensemble fits ``scorers`` models together,
     each on half the training set, without a test set; then each model scores every training example, in fp32:
     DeepFool (adv) runs up to ``adv_steps`` steps, each a forward, one input-gradient backward per class (about a
     forward each: autograd.grad skips the weight gradients) and a check, then ``REFINE`` bisection forwards; conf
     and agr a forward each. Counting every step for every example is an upper bound: an example leaves the attack
-    once its prediction flips. Cell 13, ``slice_runs``: 2 × slices × seeds models together (fit_many), one per
+    once its prediction flips. ``outliers.train_on_slices``: 2 × slices × seeds models together (fit_many), one per
     slice of ``slice_size`` examples and one per random subset of that size, each then tested."""
-    fit, runs = config["fit"], []
-    attack = config["adv_steps"] * (CLASSES + 2) + 1 + REFINE + 2
+    fit, scoring, slicing, runs = config["fit"], config["scoring"], config["slicing"], []
+    attack = scoring["adv_steps"] * (CLASSES + 2) + 1 + REFINE + 2
     for name, spec in config["datasets"].items():
         shape, n_train, n_test = sizes(name)
         network = dict(model=spec["model"], shape=shape, options=spec.get("model_options", {}))
-        runs += [Run(**network, train=n_train // 2, test=0, epochs=fit["epochs"], count=config["scorers"],
+        runs += [Run(**network, train=n_train // 2, test=0, epochs=fit["epochs"], count=scoring["scorers"],
                      batch=fit["batch_size"]),
-                 Run(**network, train=0, test=0, epochs=0, count=config["scorers"], extra=n_train * attack, fp32=True),
-                 Run(**network, train=config["slice_size"] or n_train // config["slices"], test=0,
-                     epochs=fit["epochs"], count=2 * config["slices"] * config["seeds"], batch=fit["batch_size"],
+                 Run(**network, train=0, test=0, epochs=0, count=scoring["scorers"], extra=n_train * attack, fp32=True),
+                 Run(**network, train=slicing["slice_size"] or n_train // slicing["slices"], test=0,
+                     epochs=fit["epochs"], count=2 * slicing["slices"] * slicing["seeds"], batch=fit["batch_size"],
                      extra=n_test)]
     return runs
 
 
 def chapter_4(config):
-    """Notebook 04, the deep network's cell: ``train_with_decay(wd, seed)`` fits it with a test set, per weight decay
-    and seed. The single-neuron cells (plasticity.run_rule on 2-D inputs) are not counted."""
+    """Notebook 04, the deep network: ``plasticity.weight_decay_runs`` fits it with a test set, per weight decay and
+    seed. The single neuron (plasticity.neuron_runs and scaling_sweep, on 2-D inputs) is not counted."""
     deep = config["deep"]
-    run = trained(deep["dataset"], deep["model"], deep["fit"], options=deep["options"])
+    run = trained(deep["dataset"], deep["model"], deep["fit"], options=deep["model_options"])
     return [run] * (len(deep["weight_decays"]) * deep["seeds"])
 
 
 def chapter_5(config):
-    """Notebook 05, cell 6, per data set: seeds × (memory sizes + key sparsities) ``continual.train_sequence`` runs,
-    each one fit per task on that task's classes (about len(group) / 10 of the training set), tested on the first
-    task's test set every epoch; with a memory, every task after the first replays as many examples per step; after
+    """Notebook 05, ``continual.replay_experiment``, per data set: seeds × (memory sizes + key sparsities)
+    ``continual.train_sequence`` runs, each one fit per task on that task's classes (about len(group) / 10 of the
+    training set), tested on the first task's test set every epoch; with a memory, every task after the first replays as many examples per step; after
     each task the network is tested on every task. Then ``joint``: the seeds together (fit_many) on the whole
-    training set without a test set, then tested on every task."""
+    training set without a test set, then tested on every task (``continual.joint_training``)."""
+    datasets, config = config["datasets"], config["experiment"]
     fit, runs = config["fit"], []
     memories = config["memory_sizes"] + [config["key_memory"]] * len(config["key_sparsities"])
     first = len(config["tasks"][0]) / CLASSES
-    for name in config["datasets"]:
+    for name in datasets:
         shape, n_train, n_test = sizes(name)
-        network = dict(model=config["model"], shape=shape, options=config["options"], batch=fit["batch_size"])
+        network = dict(model=config["model"], shape=shape, options=config["model_options"], batch=fit["batch_size"])
         for memory in memories:
             for i, group in enumerate(config["tasks"]):
                 task = Run(**network, train=round(n_train * len(group) / CLASSES), test=round(n_test * first),
@@ -324,8 +325,9 @@ def report(args) -> str:
         lines.append(f"| {name} | {flops[name] / 1e6:,.2f} | {speed:,.0f} | {speed * 3 * flops[name] / 1e9:.1f} "
                      f"| {bound:,.0f} |")
 
-    upper = configs[2]["adv_steps"]
-    shorter = seconds(chapter_3({**configs[2], "adv_steps": args.deepfool_steps})) / 60
+    upper = configs[2]["scoring"]["adv_steps"]
+    fewer_steps = {**configs[2], "scoring": {**configs[2]["scoring"], "adv_steps": args.deepfool_steps}}
+    shorter = seconds(chapter_3(fewer_steps)) / 60
     lines += ["", "How: each chapter's runs are counted from its notebook's code (`chapter_N` in the script, every "
               "number read from `settings.chapter(N).config(\"standard\")`); a run's image-passes are epochs × "
               "(3 × train + train + test): forward and backward ≈ 3 forwards, then fit's evaluation of the whole "

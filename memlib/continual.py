@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from memlib import checks, models
+from memlib import cache, checks, data, ensemble, models
 from memlib.data import Dataset
 from memlib.train import accuracy, default_device, fit
 
@@ -318,3 +318,70 @@ def train_sequence(tasks, *, model="mlp", model_options=None, memory_size=0, key
             memory.store(task.train)
     return SequenceResult([task.name for task in tasks], table, recall, replayed_accuracy, torch.cat(curve),
                           {"size": memory_size, "key_sparsity": key_sparsity, "key_units": key_units})
+
+
+def joint_training(train, tasks, *, seeds, model="mlp", model_options=None, **fit_options) -> list:
+    """The reference that continual learning is measured against: one network per seed trained on ``train`` (all
+    the tasks' data at once; :func:`memlib.ensemble.fit_many`, all seeds together) and tested on each of ``tasks``:
+    one list of test accuracies (one per task) per seed (the multi-task baseline of Chaudhry et al. 2019)."""
+    networks = [models.build(model, train.num_classes, train.shape, seed=seed, **(model_options or {}))
+                for seed in seeds]
+    ensemble.fit_many(networks, train, seeds=list(seeds), **fit_options)
+    return [[accuracy(network, task.test) for task in tasks] for network in networks]
+
+
+@cache.recipe
+def replay_experiment(dataset, *, tasks, memory_sizes, key_memory, key_sparsities, seeds, fit, model="mlp",
+                      model_options=None) -> dict:
+    """Class-incremental learning of ``dataset`` split into ``tasks`` (groups of classes, :func:`split_classes`) with
+    experience replay from an :class:`EpisodicMemory` (Chaudhry et al. 2019; McClelland et al. 1995), for each of
+    ``seeds`` seeds (a count) and each setting: a verbatim memory of each of ``memory_sizes`` examples (0: plain
+    sequential training), a keyed memory of ``key_memory`` examples at each of ``key_sparsities``, and
+    :func:`joint_training` on all tasks at once. ``fit``: the keyword arguments of :func:`memlib.train.fit`.
+
+    Returns frames: ``"verbatim"`` (seed, memory_size) and ``"keyed"`` (seed, memory_size, key_sparsity), each
+    with the first task's accuracy once learned (``learned``), one epoch into the second task (``first_epoch_on``)
+    and after the last task (``first``), the second's (``second``), the accuracy on the replayed examples
+    (``replayed``; NaN without replay) and the memory's :data:`RECALL_COLUMNS`; ``"joint"`` (seed, first,
+    second); ``"curves"``: the first task's test accuracy after every epoch of every verbatim run (seed,
+    memory_size, epoch, accuracy)."""
+    import pandas as pd
+
+    train_set, test_set = data.train_test(dataset, download=True)
+    split = split_classes(train_set, test_set, tasks)
+    rows, curves = {"verbatim": [], "keyed": []}, []
+    runs = [("verbatim", dict(memory_size=size)) for size in memory_sizes]
+    runs += [("keyed", dict(memory_size=key_memory, key_sparsity=f)) for f in key_sparsities]
+    for seed in range(seeds):
+        for kind, setting in runs:
+            result = train_sequence(split, model=model, model_options=model_options, seed=seed, **setting, **fit)
+            setting = dict(seed=seed, **setting)
+            rows[kind].append(dict(setting, learned=float(result.accuracy[0, 0]), first=float(result.final[0]),
+                                   first_epoch_on=float(result.first_task_curve[fit["epochs"]]),
+                                   second=float(result.final[1]), replayed=float(result.replayed_accuracy[1]),
+                                   **dict(zip(RECALL_COLUMNS, result.recall[1].tolist()))))
+            if kind == "verbatim":
+                curves += [dict(setting, epoch=e + 1, accuracy=float(a)) for e, a in enumerate(result.first_task_curve)]
+    joint = joint_training(train_set, split, seeds=range(seeds), model=model, model_options=model_options, **fit)
+    return {**{kind: pd.DataFrame(frame) for kind, frame in rows.items()}, "curves": pd.DataFrame(curves),
+            "joint": pd.DataFrame([dict(seed=seed, first=a[0], second=a[1]) for seed, a in enumerate(joint)])}
+
+
+def replay_summary(run) -> dict:
+    """The numbers a reader is told about one :func:`replay_experiment` (``run``): for no memory (``none``), the
+    smallest non-empty memory (``smallest``), a verbatim memory of the keyed memory's size (``full``), the sparsest
+    keys (``sparsest``) and all-on keys (``dense``, f = 1), each a dict of the run's columns (one value per seed);
+    and, as Series of means over seeds, the first task's final accuracy by memory size (``by_size``) and by key
+    sparsity (``by_key``), and the accuracy on the replayed examples by memory size (``replayed``)."""
+    verbatim, keyed = run["verbatim"], run["keyed"]
+    sizes, sparsities = verbatim.memory_size, keyed.key_sparsity
+
+    def columns(rows):
+        return {column: rows[column].tolist() for column in rows.columns}
+
+    return {"none": columns(verbatim[sizes == 0]), "smallest": columns(verbatim[sizes == sizes[sizes > 0].min()]),
+            "full": columns(verbatim[sizes == keyed.memory_size.max()]),
+            "sparsest": columns(keyed[sparsities == sparsities.min()]), "dense": columns(keyed[sparsities == 1]),
+            "by_size": verbatim.groupby("memory_size")["first"].mean(),
+            "by_key": keyed.groupby("key_sparsity")["first"].mean(),
+            "replayed": verbatim[sizes > 0].groupby("memory_size").replayed.mean()}

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
-from memlib import checks
+from memlib import cache, checks, data
 from memlib.ensemble import fit_many
 from memlib.models import build
+from memlib.train import evaluate
 
 NORMS = (2, math.inf)
 
@@ -331,3 +332,119 @@ def _check_against(models, x, y, normalization):
         if y is not None:
             checks.labels("y", y, width)
     return x, y
+
+
+METRICS = ("adv", "conf", "agr")
+
+
+@cache.recipe
+def score_examples(dataset, model="mlp", *, scorers, fit, adv_steps=50, seed=0, model_options=None):
+    """Every training example of ``dataset`` (a name for :func:`memlib.data.load`) scored by the adv, conf and agr
+    metrics of Carlini et al. (2019), from a :func:`holdout_ensemble` of ``scorers`` models (``model``,
+    ``model_options``; ``fit``: the keyword arguments of :func:`memlib.ensemble.fit_many`).
+
+    Returns one row per example: ``label``, ``rare`` (the dataset's ``meta["rare"]``, False where it has none),
+    ``adv``, ``conf``, ``agr`` and ``percentile``, the adv percentile within the example's class."""
+    train_set = data.load(dataset, "train", download=True)
+    ensemble, held_out = holdout_ensemble(train_set, scorers, model, seed=seed, model_options=model_options, **fit)
+    x, y, normalization = train_set.x, train_set.y, train_set.normalization
+    adv = adv_distance(ensemble, x, y, steps=adv_steps, normalization=normalization)
+    import pandas as pd
+
+    return pd.DataFrame({
+        "label": y.tolist(), "rare": _rare(train_set).tolist(), "adv": adv.tolist(),
+        "conf": confidence(ensemble, x, y, held_out=held_out, normalization=normalization).tolist(),
+        "agr": agreement(ensemble, x, normalization=normalization).tolist(),
+        "percentile": percentile_within_class(adv, y).tolist()})
+
+
+@cache.recipe
+def train_on_slices(dataset, model="mlp", *, slices, slice_size, seeds, fit, scorers, adv_steps=50,
+                    model_options=None):
+    """The experiment of Carlini et al. (2019, Fig. 6): cut each class's adv ranking of ``dataset`` (from
+    :func:`score_examples` with ``scorers``, ``adv_steps``) into ``slices`` consecutive slices of ``slice_size``
+    examples (None: a partition), train a fresh ``model`` on each, for each of ``seeds`` seeds; as the baseline, the
+    same on random class-balanced subsets of the same size. All models train together (``fit_many``).
+
+    Returns one row per seed and slice: ``seed``, ``slice`` (its mean percentile, in %), ``size``, the test accuracy
+    of the slice's model (``adv``) and of the random subset's (``random``), and the same on the test set's rare
+    examples (``adv_rare``, ``random_rare``; NaN where the dataset marks none)."""
+    import pandas as pd
+
+    train_set, test_set = data.train_test(dataset, download=True)
+    percentile = torch.tensor(score_examples(dataset, model, scorers=scorers, fit=fit, adv_steps=adv_steps,
+                                             model_options=model_options).percentile.values)
+    width = slice_size / len(train_set) if slice_size else None
+    pairs = []
+    for seed in range(seeds):
+        shuffled = torch.rand(len(train_set), generator=torch.Generator().manual_seed(1000 + seed))
+        random_slices = _slices(percentile_within_class(shuffled, train_set.y), slices, width)
+        pairs += [(seed, index, other) for index, other in zip(_slices(percentile, slices, width), random_slices)]
+    networks = [build(model, train_set.num_classes, train_set.shape, seed=seed, **(model_options or {}))
+                for seed, *_ in pairs for _ in range(2)]
+    fit_many(networks, train_set, seeds=[seed for seed, *_ in pairs for _ in range(2)],
+             subsets=[index for _, *both in pairs for index in both], **fit)
+    hits = [(evaluate(network, test_set)[0].cpu() == test_set.y).float() for network in networks]
+    rare = _rare(test_set) if "rare" in test_set.meta else None
+
+    def on_rare(h):
+        return float(h[rare].mean()) if rare is not None else math.nan
+
+    return pd.DataFrame([dict(seed=seed, slice=round(100 * float(percentile[index].mean())), size=len(index),
+                              adv=float(a.mean()), random=float(r.mean()), adv_rare=on_rare(a), random_rare=on_rare(r))
+                         for (seed, index, _), a, r in zip(pairs, hits[0::2], hits[1::2])])
+
+
+_slices = slices  # the function, inside the recipe whose argument is also called ``slices``
+
+
+def extremes(percentile, y, per_class=2) -> list:
+    """The indices of each class's ``per_class`` lowest-ranked examples, then of its ``per_class`` highest, ordered
+    rank by rank and class by class: the rows of an image grid with one column per class (Carlini et al. 2019,
+    Fig. 1 shows such outliers and prototypes)."""
+    percentile, y = _float64(percentile), _check_inputs(None, y)[1].cpu()
+    classes = y.unique().tolist()
+    ranked = [torch.nonzero(y == c).flatten()[torch.sort(percentile[y == c], stable=True).indices] for c in classes]
+    positions = list(range(per_class)) + list(range(-per_class, 0))
+    return [int(ranked[c][p]) for p in positions for c in range(len(classes))]
+
+
+def metric_summary(scores, flag="rare", fraction=0.2) -> list:
+    """For every dataset (``scores``: name → :func:`score_examples` frame) and metric of :data:`METRICS`: its median
+    and 5th and 95th percentiles, its Spearman rank correlation with each metric (the paper finds its metrics highly
+    correlated, Carlini et al. 2019, abstract), and how many of the examples marked ``flag`` rank in the lowest
+    ``fraction`` of their class by it (``flagged_low`` of ``flagged``; None where the dataset marks none)."""
+    rows = []
+    for name, frame in scores.items():
+        correlation = frame[list(METRICS)].corr("spearman")
+        flagged = frame[flag].astype(bool)
+        for metric in METRICS:
+            ranks = percentile_within_class(torch.tensor(frame[metric].values), torch.tensor(frame.label.values))
+            low = (ranks < fraction).numpy()
+            rows.append(dict(dataset=name, metric=metric, median=frame[metric].median(),
+                             low=frame[metric].quantile(0.05), high=frame[metric].quantile(0.95),
+                             **{f"rho_{other}": correlation.loc[metric, other] for other in METRICS},
+                             flagged=int(flagged.sum()) or None,
+                             flagged_low=int((low & flagged.to_numpy()).sum()) if flagged.any() else None))
+    return rows
+
+
+def slice_summary(runs) -> dict:
+    """What the slices of :func:`train_on_slices` (``runs``, one dataset) show, per seed: the test accuracy of the
+    outlier slice (``outliers``), of the best slice by mean (``best``, at percentile ``best_slice``), of the most
+    typical slice (``typical``), and each seed's mean over its random subsets (``random``); the same on rare test
+    examples (``*_rare``); and the ``shape``: "outliers best", "middle best" or "typical best" (Carlini et al. 2019,
+    Fig. 6: outliers best on MNIST, the middle on Fashion-MNIST and CIFAR-10)."""
+    means = runs.groupby("slice").adv.mean()
+    first, last, best = means.index[0], means.index[-1], means.idxmax()
+    at = {"outliers": first, "best": best, "typical": last}
+    summary = {key: runs[runs.slice == s].adv.tolist() for key, s in at.items()}
+    summary.update({f"{key}_rare": runs[runs.slice == s].adv_rare.tolist() for key, s in at.items()})
+    summary.update(random=runs.groupby("seed").random.mean().tolist(), best_slice=int(best),
+                   random_rare=runs.groupby("seed").random_rare.mean().tolist(),
+                   shape="outliers best" if best == first else "typical best" if best == last else "middle best")
+    return summary
+
+
+def _rare(dataset) -> torch.Tensor:
+    return dataset.meta.get("rare", torch.zeros(len(dataset), dtype=torch.bool)).cpu().bool()

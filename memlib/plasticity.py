@@ -21,7 +21,7 @@
 import numpy as np
 import torch
 
-from memlib import checks
+from memlib import cache, checks, data, models, train
 from memlib.train import Callback
 
 RULES = ("hebb", "oja", "normalized", "decay", "scaling")
@@ -143,3 +143,161 @@ def _check_inputs(rule, x) -> np.ndarray:
     if not bool(torch.isfinite(x).all()):
         raise ValueError("x must be finite (no NaN or inf)")
     return x.numpy()
+
+
+def gaussian_inputs(mixing, samples, seed) -> torch.Tensor:
+    """``samples`` inputs x = M z (z standard normal, drawn from ``seed``; M = ``mixing``, d × d), centred on their
+    own mean: the correlated Gaussian input of the single-neuron experiments (Oja 1982 assumes zero-mean input)."""
+    mixing = torch.tensor(mixing, dtype=torch.float64)
+    x = torch.randn(samples, len(mixing), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    x = x @ mixing.T
+    return x - x.mean(0)
+
+
+def times_lambda1(factor) -> str:
+    """A multiple of λ₁ as a reader writes it: 0.5 → "λ₁/2", 1.5 → "3λ₁/2", 2 → "2λ₁"."""
+    from fractions import Fraction
+
+    fraction = Fraction(factor).limit_denominator(10)
+    numerator = "" if fraction.numerator == 1 else str(fraction.numerator)
+    return numerator + "λ₁" + ("" if fraction.denominator == 1 else f"/{fraction.denominator}")
+
+
+def set_point(target, lr, lambda1, scaling_rate) -> float:
+    """Where synaptic scaling balances Hebbian growth: per step, growth multiplies the activity by about 1 + η λ₁
+    and scaling by exp(γ (1 − ā / a*)), so ā settles at a* (1 + η λ₁ / γ) (see the module docstring)."""
+    return target * (1 + lr * lambda1 / scaling_rate)
+
+
+def rule_options(lambda1, *, decay_factors, target, scaling_rate) -> dict:
+    """The chapter's rules by name, each the keyword arguments of :func:`run_rule`: "hebb", "oja", "normalized",
+    one "decay, λ = …" per factor of ``decay_factors`` (λ as a multiple of ``lambda1``), and "scaling"."""
+    return {"hebb": dict(rule="hebb"), "oja": dict(rule="oja"), "normalized": dict(rule="normalized"),
+            **{f"decay, λ = {times_lambda1(f)}": dict(rule="decay", decay=f * lambda1) for f in decay_factors},
+            "scaling": dict(rule="scaling", target=target, scaling_rate=scaling_rate)}
+
+
+@cache.recipe
+def neuron_runs(*, mixing, samples, lr, steps, target, seeds, decay_factors, scaling_rate) -> dict:
+    """The single linear neuron under every rule of :func:`rule_options`, for each of ``seeds`` seeds (a count):
+    each seed draws its own :func:`gaussian_inputs` and runs :func:`run_rule` from its own start.
+
+    Returns ``"summary"``, one row per seed and rule: ``lambda1``, ``final_norm`` and its ``log_norm`` (log₁₀),
+    ``max_norm``, ``growth`` (of ln ‖w‖ per step over the second half; η λ₁ for plain Hebb, Oja 1982, eq. 1),
+    ``norm_sd`` (sd of ‖w‖ over the second half), ``cosine`` (final |cos(w, c₁)|, c₁ the leading eigenvector) and
+    ``activity`` (mean E|y| over the second half); ``"norms"``: log₁₀ ‖w‖ at about 200 steps of every run (seed,
+    step, rule, log_norm); ``"paths"``: seed 0's weight vectors at every step (rule, step, w1, w2, ...);
+    ``"theory"``: the summary beside the averaged dynamics' predictions (:func:`against_theory`)."""
+    import pandas as pd
+
+    half, every = steps // 2, max(1, steps // 200)
+    summary, norms, paths = [], [], []
+    for seed in range(seeds):
+        x = gaussian_inputs(mixing, samples, seed)
+        top, c1 = largest_eigenvalue(x), leading_eigenvector(x)
+        options = rule_options(top, decay_factors=decay_factors, target=target, scaling_rate=scaling_rate)
+        for name, rule in options.items():
+            w = run_rule(x=x, lr=lr, steps=steps, seed=seed, **rule)
+            norm = w.norm(dim=1)
+            summary.append(dict(seed=seed, rule=name, lambda1=top, final_norm=float(norm[-1]),
+                                log_norm=float(norm[-1].clamp(min=1e-300).log10()), max_norm=float(norm.max()),
+                                growth=float(norm[-1].log() - norm[half].log()) / (steps - half),
+                                norm_sd=float(norm[half:].std()), cosine=float(alignment(w, c1)[-1]),
+                                activity=float(mean_activity(w, x)[half:].mean())))
+            norms += [dict(seed=seed, step=t, rule=name, log_norm=float(norm[t].log10()))
+                      for t in range(0, steps + 1, every)]
+            if seed == 0:
+                paths.append(pd.DataFrame(w.numpy(), columns=[f"w{i + 1}" for i in range(w.shape[1])])
+                             .assign(rule=name, step=range(steps + 1)))
+    summary = pd.DataFrame(summary)
+    return {"summary": summary, "norms": pd.DataFrame(norms), "paths": pd.concat(paths),
+            "theory": against_theory(summary, lr=lr, target=target, scaling_rate=scaling_rate,
+                                     decay_factors=decay_factors)}
+
+
+def against_theory(summary, *, lr, target, scaling_rate, decay_factors) -> list:
+    """Each measurement of :func:`neuron_runs` (``summary``) beside what the averaged dynamics predict (Oja 1982;
+    the module docstring): rows of ``quantity``, ``values`` (one per seed), ``digits`` to show, and ``theory``."""
+    def of(rule, column):
+        return summary.loc[summary.rule == rule, column].tolist()
+
+    lambda1 = summary.lambda1.mean()
+    decays = [(f"decay, λ = {times_lambda1(f)}", f"grows like (1 + η {times_lambda1(1 - f)})ᵗ" if f < 1 else
+               "decays to 0" if f > 1 else "stays finite") for f in decay_factors]
+    scale, end = ("", "") if target == 1 else (f"{target:g}(", ")")
+    return [
+        dict(quantity="`hebb`: growth rate of ln ‖w‖ per step (second half)", values=of("hebb", "growth"), digits=4,
+             theory=f"η λ₁ = {lr * lambda1:.4f}"),
+        dict(quantity="`hebb`: final log₁₀ ‖w‖", values=of("hebb", "log_norm"), digits=1, theory="unbounded"),
+        dict(quantity="`oja`: final ‖w‖", values=of("oja", "final_norm"), digits=3, theory="1 (Oja 1982)"),
+        dict(quantity="`oja`: sd of ‖w‖ over the second half (constant η)", values=of("oja", "norm_sd"), digits=4,
+             theory="→ 0 as η decreases (Oja 1982)"),
+        *[dict(quantity=f"`{rule}`: final |cos(w, c₁)|", values=of(rule, "cosine"), digits=4, theory=theory)
+          for rule, theory in [("oja", "1 (Oja 1982)"), ("normalized", "1"), ("hebb", "→ 1"), ("scaling", "→ 1")]],
+        *[dict(quantity=f"`decay`, λ = {name.split('= ')[1]}: final log₁₀ ‖w‖", values=of(name, "log_norm"), digits=1,
+               theory=theory) for name, theory in decays],
+        dict(quantity=f"`scaling`: mean activity E|y| over the second half (target {target:g})",
+             values=of("scaling", "activity"), digits=3,
+             theory=f"{scale}1 + η λ₁ / γ{end} = {set_point(target, lr, lambda1, scaling_rate):.3f}"),
+        dict(quantity="`scaling`: largest ‖w‖ along the way", values=of("scaling", "max_norm"), digits=3,
+             theory="bounded")]
+
+
+@cache.recipe
+def scaling_sweep(*, mixing, samples, lr, steps, target, rates, seed=0) -> tuple:
+    """Synaptic scaling at each rate γ of ``rates``, on the inputs of ``seed``: the temporal paradox of Zenke,
+    Gerstner & Ganguli (2017) for a single neuron. Returns two frames: one row per rate with the mean (``settled``)
+    and sd (``spread``) of the activity E|y| over the second half and the ``predicted`` :func:`set_point`; and E|y|
+    at every step (rate, step, activity)."""
+    import pandas as pd
+
+    x, half = gaussian_inputs(mixing, samples, seed), steps // 2
+    lambda1, settled, activity = largest_eigenvalue(x), [], []
+    for rate in rates:
+        a = mean_activity(run_rule("scaling", x, lr=lr, steps=steps, seed=seed, target=target, scaling_rate=rate), x)
+        settled.append(dict(rate=rate, settled=float(a[half:].mean()), spread=float(a[half:].std()),
+                            predicted=set_point(target, lr, lambda1, rate)))
+        activity.append(pd.DataFrame({"rate": rate, "step": range(len(a)), "activity": a.numpy()}))
+    return pd.DataFrame(settled), pd.concat(activity)
+
+
+@cache.recipe
+def weight_decay_runs(dataset, model, *, weight_decays, seeds, fit, model_options=None):
+    """A network trained on ``dataset`` with each of ``weight_decays`` for each of ``seeds`` seeds (a count;
+    ``fit``: the other keyword arguments of :func:`memlib.train.fit`), recording after every epoch the norm of all
+    its convolution kernels together (:class:`WeightNorms`): behind batch normalization, gradient steps only grow a
+    kernel and weight decay balances them (van Laarhoven 2017). One row per run and epoch: epoch, weight_decay,
+    seed, conv_norm, test (accuracy)."""
+    import pandas as pd
+
+    train_set, test_set = data.train_test(dataset, download=True)
+    frames = []
+    for weight_decay in weight_decays:
+        for seed in range(seeds):
+            network = models.build(model, train_set.num_classes, train_set.shape, seed=seed, **(model_options or {}))
+            norms = WeightNorms()
+            history = train.fit(network, train_set, test=test_set, weight_decay=weight_decay, seed=seed,
+                                callbacks=[norms], **fit)
+            kernels = [name for name, p in network.named_parameters() if p.dim() == 4]
+            frames.append(pd.DataFrame({
+                "epoch": np.arange(1, history.epochs + 1), "weight_decay": weight_decay, "seed": seed,
+                "conv_norm": np.sqrt(sum(np.square(norms.norms[name]) for name in kernels)),
+                "test": history.test_accuracy.numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def norm_summary(runs) -> list:
+    """Per weight decay of :func:`weight_decay_runs` (``runs``), means over seeds: the kernel norm after the first
+    epoch (``first``), at its ``peak`` and at the end (``final``), the number of epochs in which it fell
+    (``falls``), the final test accuracy (``test``), and ``growth``: how much the mean norm grew over the first
+    quarter of the epochs and over the last (a pair; None for runs of fewer than 4 epochs)."""
+    rows = []
+    for weight_decay, part in runs.groupby("weight_decay", sort=False):
+        by_seed, curve = part.groupby("seed"), part.groupby("epoch").conv_norm.mean().to_numpy()
+        quarter = len(curve) // 4
+        rows.append(dict(weight_decay=weight_decay, first=by_seed.conv_norm.first().mean(),
+                         peak=by_seed.conv_norm.max().mean(), final=by_seed.conv_norm.last().mean(),
+                         falls=by_seed.conv_norm.apply(lambda n: int((np.diff(n) < 0).sum())).mean(),
+                         test=by_seed.test.last().mean(),
+                         growth=(curve[quarter] - curve[0], curve[-1] - curve[-1 - quarter]) if quarter else None))
+    return rows

@@ -66,3 +66,44 @@ def remaining_axis(ax):
     if not ax.xaxis_inverted():
         ax.invert_xaxis()
     return ax
+
+
+def curves_by(frame, x, y, by, labels=None, ax=None, ylabel=None):
+    """Plot column ``y`` against ``x``, one curve per value of column ``by`` (in order of appearance), each the mean
+    over the rows that share an ``x`` with a ±1 sd band (:func:`curves`). ``labels``: a function of the ``by`` value
+    that names its curve (default "<by> <value>")."""
+    ax = ax or plt.subplots(figsize=(6.4, 3.8))[1]
+    for value, part in frame.groupby(by, sort=False):
+        name = labels(value) if labels else f"{by} {value}"
+        curves(part.rename(columns={y: name}), x, [name], ax=ax, ylabel=ylabel)
+    return ax
+
+
+def trajectories(paths, ax=None, limit=None, colors=None, styles=None):
+    """Paths in a plane (``paths``: name → T × 2 array), each a line with a dot at its last point inside the square
+    of half-width ``limit`` (default: its last point), which also frames the axes. ``colors`` and ``styles`` (name →
+    keyword arguments of the line) default to the palette in the order of ``paths`` and to plain lines."""
+    ax = ax or plt.subplots(figsize=(5.2, 5.2))[1]
+    for i, (name, path) in enumerate(paths.items()):
+        path = np.asarray(path)
+        color = (colors or {}).get(name, PALETTE[i % len(PALETTE)])
+        ax.plot(*path.T, label=name, color=color, **{"linewidth": 1.5, **(styles or {}).get(name, {})})
+        inside = path if limit is None else path[np.abs(path).max(axis=1) < limit]
+        if len(inside):
+            ax.plot(*inside[-1], "o", markersize=5, color=color)
+    if limit is not None:
+        ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal")
+    return ax
+
+
+def measured_vs_predicted(predicted, measured, labels, ax=None, xlabel="predicted", ylabel="measured"):
+    """Measured values against the values a theory predicts, one labelled point each, beside the identity line
+    (where the points lie when the theory is exact)."""
+    ax = ax or plt.subplots(figsize=(5.2, 4))[1]
+    predicted, measured = np.asarray(predicted, dtype=float), np.asarray(measured, dtype=float)
+    ax.plot(predicted, measured, "o")
+    ax.axline((predicted[0], predicted[0]), slope=1, color="0.5", linestyle="--", linewidth=1)
+    for x, y, label in zip(predicted, measured, labels):
+        ax.annotate(label, (x, y), fontsize=8, xytext=(4, -10), textcoords="offset points")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    return ax

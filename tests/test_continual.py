@@ -121,7 +121,8 @@ def test_catastrophic_forgetting_and_replay_on_split_digits(split_digits):
     """The chapter's reproduction: McCloskey & Cohen 1989 (forgetting), Chaudhry et al. 2019 (replay). After the
     second task, the first task's accuracy without replay is at most half of that with a replay memory of 300."""
     quick = chapter_settings.chapter(5).config("quick")  # the chapter's quick profile: memory sizes up to 300
-    settings = dict(model=quick["model"], model_options=quick["options"], **quick["fit"], device="cpu", seed=0)
+    quick = quick["experiment"]
+    settings = dict(model=quick["model"], model_options=quick["model_options"], **quick["fit"], device="cpu", seed=0)
     without = train_sequence(split_digits, memory_size=0, **settings)
     replay = train_sequence(split_digits, memory_size=max(quick["memory_sizes"]), **settings)
     assert float(without.accuracy[0, 0]) > 0.9  # the first task was learned ...

@@ -14,19 +14,19 @@ NO_CODE = "no reference code exists"
 
 PROFILES = {
     # quick: small MLPs on the two embedded data sets; slices are fifths of the training set.
-    "quick": dict(datasets={"digits": dict(model="mlp", model_options=dict(hidden=(128,))),
-                            "synthetic": dict(model="mlp", model_options=dict(hidden=(128,)))},
-                  scorers=4, slices=5, slice_size=None, seeds=3, adv_steps=50,
+    "quick": dict(datasets={"digits": dict(model="mlp", model_options=dict(hidden=[128])),
+                            "synthetic": dict(model="mlp", model_options=dict(hidden=[128]))},
+                  scoring=dict(scorers=4, adv_steps=50), slicing=dict(slices=5, slice_size=None, seeds=3),
                   fit=dict(epochs=30, lr=0.1, weight_decay=5e-4, batch_size=64, schedule="cosine")),
     # standard: the paper's data sets and its 5,000-example slices, with small models and two seeds.
     "standard": dict(datasets={"mnist": dict(model="lenet300"), "fashion-mnist": dict(model="lenet300"),
                                "cifar10": dict(model="cnn")},
-                     scorers=2, slices=8, slice_size=5000, seeds=2, adv_steps=50,
+                     scoring=dict(scorers=2, adv_steps=50), slicing=dict(slices=8, slice_size=5000, seeds=2),
                      fit=dict(epochs=15, lr=0.05, weight_decay=5e-4, batch_size=128, schedule="cosine")),
     # paper: more scoring models, slices and seeds; a ResNet-20 on CIFAR-10.
     "paper": dict(datasets={"mnist": dict(model="lenet300"), "fashion-mnist": dict(model="lenet300"),
                             "cifar10": dict(model="resnet20")},
-                  scorers=4, slices=10, slice_size=5000, seeds=3, adv_steps=50,
+                  scoring=dict(scorers=4, adv_steps=50), slicing=dict(slices=10, slice_size=5000, seeds=3),
                   fit=dict(epochs=30, lr=0.05, weight_decay=5e-4, batch_size=128, schedule="cosine")),
 }
 
@@ -36,7 +36,8 @@ def _architectures(config):
 
 
 def _slice_size(config):
-    return describe(config["slice_size"]) if config["slice_size"] else f"1/{config['slices']} of the set"
+    slicing = config["slicing"]
+    return describe(slicing["slice_size"]) if slicing["slice_size"] else f"1/{slicing['slices']} of the set"
 
 
 BOOK = "book's choice"
@@ -52,9 +53,9 @@ CHAPTER = Chapter(
         Setting("metrics", lambda c: "adv, conf, agr",
                 "five: adv, agr, conf, priv, ret (abstract; released files)", NO_CODE,
                 "priv (DP-SGD) and ret (retraining) left out: cost"),
-        Setting("adv attack", lambda c: f"ℓ2 DeepFool, ≤{c['adv_steps']} steps, bisection", NOT_VERIFIED, NO_CODE,
-                BOOK),
-        Setting("scoring models", "scorers", NOT_VERIFIED, NO_CODE,
+        Setting("adv attack", lambda c: f"ℓ2 DeepFool, ≤{c['scoring']['adv_steps']} steps, bisection", NOT_VERIFIED,
+                NO_CODE, BOOK),
+        Setting("scoring models", "scoring.scorers", NOT_VERIFIED, NO_CODE,
                 "pairs on complementary halves, so conf has held-out models"),
         Setting("optimizer", lambda c: f"SGD, momentum {describe(c['fit'].get('momentum', 0.9))}", NOT_VERIFIED,
                 NO_CODE, BOOK),
@@ -70,8 +71,8 @@ CHAPTER = Chapter(
         Setting("ranking", lambda c: "adv, percentile within class", "adv ranking (Fig. 6)", NO_CODE,
                 "within class: every slice is class-balanced"),
         Setting("slice size", _slice_size, "5,000 examples (Fig. 6; " + NOT_VERIFIED + ")", NO_CODE),
-        Setting("slices", "slices", NOT_VERIFIED, NO_CODE, "evenly spaced windows along the ranking"),
-        Setting("seeds per slice", "seeds", NOT_VERIFIED, NO_CODE),
+        Setting("slices", "slicing.slices", NOT_VERIFIED, NO_CODE, "evenly spaced windows along the ranking"),
+        Setting("seeds per slice", "slicing.seeds", NOT_VERIFIED, NO_CODE),
         Setting("baseline", lambda c: "random class-balanced subsets, same size", NOT_VERIFIED, NO_CODE,
                 "book's addition"),
     ),

@@ -14,30 +14,34 @@ NO_CODE = "none (theory)"
 OLTH = "open_lth cifar_resnet_20"
 
 # Shared by every profile: the input's mixing matrix (x = M z, z standard normal), the decay rule's λ as
-# multiples of the input's largest eigenvalue λ₁, the scaling rule's target activity, and the γ sweep.
-NEURON = dict(mixing=[[1.6, 0.0], [0.6, 0.8]], decay_factors=[0.5, 1.5], target=1.0,
-              scaling_rates=[1.0, 0.5, 0.2, 0.1, 0.05, 0.02])
+# multiples of the input's largest eigenvalue λ₁, the scaling rule's target activity and rate, and the γ sweep.
+MIXING = [[1.6, 0.0], [0.6, 0.8]]
+RULES = dict(decay_factors=[0.5, 1.5], scaling_rate=0.5)
+SCALING_RATES = [1.0, 0.5, 0.2, 0.1, 0.05, 0.02]
 
 PROFILES = {
     # The single neuron costs nothing; the profiles differ in seeds and in the deep network of the last section.
-    "quick": dict(seeds=5, samples=2000, lr=0.005, steps=4000, scaling_rate=0.5, **NEURON,
-                  deep=dict(dataset="digits", model="cnn", options=dict(width=8), seeds=1,
-                            weight_decays=[0.0, 5e-4, 5e-3], fit=dict(epochs=20, lr=0.1, batch_size=64))),
-    "standard": dict(seeds=10, samples=5000, lr=0.005, steps=4000, scaling_rate=0.5, **NEURON,
-                     deep=dict(dataset="mnist", model="cnn", options=dict(width=16), seeds=2,
-                               weight_decays=[0.0, 5e-4, 5e-3], fit=dict(epochs=10, lr=0.1, batch_size=128))),
-    "paper": dict(seeds=20, samples=10000, lr=0.005, steps=8000, scaling_rate=0.5, **NEURON,
-                  deep=dict(dataset="cifar10", model="resnet20", options={}, seeds=3,
+    "quick": dict(neuron=dict(mixing=MIXING, samples=2000, lr=0.005, steps=4000, target=1.0),
+                  rules=dict(seeds=5, **RULES), scaling_rates=SCALING_RATES,
+                  deep=dict(dataset="digits", model="cnn", model_options=dict(width=8), seeds=1,
+                            weight_decays=[0.0, 5e-4, 5e-3],
+                            fit=dict(epochs=20, lr=0.1, batch_size=64, schedule="constant"))),
+    "standard": dict(neuron=dict(mixing=MIXING, samples=5000, lr=0.005, steps=4000, target=1.0),
+                     rules=dict(seeds=10, **RULES), scaling_rates=SCALING_RATES,
+                     deep=dict(dataset="mnist", model="cnn", model_options=dict(width=16), seeds=2,
+                               weight_decays=[0.0, 5e-4, 5e-3],
+                               fit=dict(epochs=10, lr=0.1, batch_size=128, schedule="constant"))),
+    "paper": dict(neuron=dict(mixing=MIXING, samples=10000, lr=0.005, steps=8000, target=1.0),
+                  rules=dict(seeds=20, **RULES), scaling_rates=SCALING_RATES,
+                  deep=dict(dataset="cifar10", model="resnet20", model_options={}, seeds=3,
                             weight_decays=[0.0, 1e-4, 5e-4, 5e-3],
-                            fit=dict(epochs=30, lr=0.1, batch_size=128, augment="crop-flip"))),
+                            fit=dict(epochs=30, lr=0.1, batch_size=128, schedule="constant", augment="crop-flip"))),
 }
-
-
 
 
 def _architecture(config):
     deep = config["deep"]
-    return deep["model"] + (f" ({describe(deep['options'])})" if deep["options"] else "")
+    return deep["model"] + (f" ({describe(deep['model_options'])})" if deep["model_options"] else "")
 
 
 CHAPTER = Chapter(
@@ -45,19 +49,19 @@ CHAPTER = Chapter(
     profiles=PROFILES,
     settings=(
         Setting("neuron", lambda c: "linear, y = w·x, one input per step", "linear neuron (Oja 1982)", NO_CODE),
-        Setting("input", lambda c: f"2-D Gaussian, x = Mz, M = {str(c['mixing'])}",
+        Setting("input", lambda c: f"2-D Gaussian, x = Mz, M = {str(c['neuron']['mixing'])}",
                 "stationary input sequence (Oja 1982)", NO_CODE, "book's example"),
         Setting("rules", lambda c: "hebb, oja, normalized, decay, scaling",
                 "Hebb 1949; Oja 1982; Turrigiano 2008", NO_CODE),
-        Setting("samples per seed", "samples", ANALYSIS, NO_CODE),
-        Setting("learning rate η", "lr", "analysis; gain " + NOT_VERIFIED, NO_CODE,
+        Setting("samples per seed", "neuron.samples", ANALYSIS, NO_CODE),
+        Setting("learning rate η", "neuron.lr", "analysis; gain " + NOT_VERIFIED, NO_CODE,
                 "constant η: its fluctuations are measured"),
-        Setting("steps", "steps", ANALYSIS, NO_CODE),
-        Setting("seeds", "seeds", ANALYSIS, NO_CODE),
-        Setting("decay λ", lambda c: ", ".join(f"{describe(f)}·λ₁" for f in c["decay_factors"]),
+        Setting("steps", "neuron.steps", ANALYSIS, NO_CODE),
+        Setting("seeds", "rules.seeds", ANALYSIS, NO_CODE),
+        Setting("decay λ", lambda c: ", ".join(f"{describe(f)}·λ₁" for f in c["rules"]["decay_factors"]),
                 "weight decay (Krogh & Hertz 1992)", NO_CODE, "either side of the knife edge λ = λ₁"),
-        Setting("scaling target a*", "target", "a set point (Turrigiano 2008)", NO_CODE),
-        Setting("scaling rate γ", "scaling_rate", "slow in biology (Zenke et al. 2017)", NO_CODE,
+        Setting("scaling target a*", "neuron.target", "a set point (Turrigiano 2008)", NO_CODE),
+        Setting("scaling rate γ", "rules.scaling_rate", "slow in biology (Zenke et al. 2017)", NO_CODE,
                 "fast enough to settle within the run"),
         Setting("γ sweep", "scaling_rates", "—", NO_CODE),
         Setting("deep: dataset", "deep.dataset", NOT_VERIFIED + " (van Laarhoven 2017)", "CIFAR-10 (" + OLTH + ")"),
@@ -67,7 +71,7 @@ CHAPTER = Chapter(
         Setting("deep: lr", "deep.fit.lr", NOT_VERIFIED, "0.1 (" + OLTH + ")"),
         Setting("deep: weight decay", "deep.weight_decays", NOT_VERIFIED, "1e-4 (" + OLTH + ")",
                 "a sweep around the reference's 1e-4"),
-        Setting("deep: schedule", lambda c: "constant", NOT_VERIFIED, "×0.1 at epochs 80, 120 (" + OLTH + ")",
+        Setting("deep: schedule", "deep.fit.schedule", NOT_VERIFIED, "×0.1 at epochs 80, 120 (" + OLTH + ")",
                 "constant: the norm's balance at a fixed lr is the point"),
         Setting("deep: epochs", "deep.fit.epochs", NOT_VERIFIED, "160 (" + OLTH + ")",
                 "shorter: norm dynamics, not accuracy, are measured"),
