@@ -109,7 +109,7 @@ def _fit_group(models, seeds, images, examples, labels, tested, plan, train, *, 
         data = {"train": train.x, "labels": labels, "examples": examples,
                 **{f"model.{name}": t for name, t in {**params, **buffers}.items()},
                 **({"test": tested[0].images, "test labels": tested[1]} if tested is not None else {})}
-        checkpoint = resuming.Checkpoint(plan, resuming.fingerprint(settings, data), "fit_many")
+        checkpoint = resuming.Checkpoint(plan, settings, data, "fit_many")
         saved = checkpoint.load()
         if saved is not None:
             with torch.no_grad():

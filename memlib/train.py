@@ -299,7 +299,7 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
                "callbacks": [type(c).__name__ for c in callbacks]}
         data = {"train": train.x, "labels": labels, **{f"model.{k}": v for k, v in model.state_dict().items()},
                 **({"test": test.x, "test labels": test.y} if test is not None else {})}
-        checkpoint = resuming.Checkpoint(plan, resuming.fingerprint(run, data), "fit")
+        checkpoint = resuming.Checkpoint(plan, run, data, "fit")
     live = {**dict(model.named_parameters()), **dict(model.named_buffers())}
     done, elapsed = 0, 0.0
     start = time.perf_counter()

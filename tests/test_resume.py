@@ -114,7 +114,7 @@ def _digits_run(tmp_path, at, armed, **overrides):
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _digits_run(tmp_path, at=2, armed=True)
-    with pytest.raises(resume.CheckpointMismatch, match="other settings"):
+    with pytest.raises(resume.CheckpointMismatch, match="other settings: lr=0.05 there, 0.1 here"):
         _digits_run(tmp_path, at=2, armed=False, lr=0.1)
     _, history = _digits_run(tmp_path, at=2, armed=False)
     assert history.epochs == 5
