@@ -154,6 +154,13 @@ def set_rng_state(state, device):
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
 
 
+def describe(obj) -> dict:
+    """A callback's or loss's type and plain settings (its number, string and boolean attributes), for a run's
+    fingerprint: a checkpoint made with another ELR ``lam``, say, is refused."""
+    plain = {k: v for k, v in getattr(obj, "__dict__", {}).items() if isinstance(v, (str, int, float, bool))}
+    return {"type": type(obj).__qualname__, **plain}
+
+
 def object_state(obj, live: dict):
     """The state of a callback or loss object, for a checkpoint: a module's ``state_dict``, else its attributes
     (tensors, plain values, containers of them and generators; ``live``: name → tensor of the model, stored by

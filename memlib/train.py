@@ -296,7 +296,7 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     if plan is not None:
         run = {**settings, "schedule": loop.describe_schedule(schedule), "seed": seed, "start_step": start_step,
                "augment": repr(augment), "device": device.type, "model": type(model).__name__,
-               "loss": type(loss).__name__, "callbacks": [type(c).__name__ for c in callbacks]}
+               "loss": resuming.describe(loss), "callbacks": [resuming.describe(c) for c in callbacks]}
         data = {"train": train.x, "labels": labels, **{f"model.{k}": v for k, v in model.state_dict().items()},
                 **({"test": test.x, "test labels": test.y} if test is not None else {})}
         checkpoint = resuming.Checkpoint(plan, run, data, "fit")

@@ -120,6 +120,18 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     assert history.epochs == 5
 
 
+def test_a_checkpoint_made_with_another_loss_setting_is_refused(tmp_path):
+    from memlib import elr
+
+    def loss(lam):
+        return elr.ELRLoss(1437, 10, lam=lam)
+
+    with pytest.raises(KeyboardInterrupt):
+        _digits_run(tmp_path, at=1, armed=True, loss=loss(3.0))
+    with pytest.raises(resume.CheckpointMismatch, match="lam"):
+        _digits_run(tmp_path, at=1, armed=False, loss=loss(1.0))
+
+
 def test_a_cached_computation_resumes_its_runs_and_cleans_up(tmp_path):
     digits = data.load("digits", "train")
     epochs_trained = []
