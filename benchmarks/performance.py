@@ -5,7 +5,9 @@
    tensors moved to the device batch by batch (fp32, default memory format): mlp on digits, resnet9 on CIFAR-shaped
    random 8-bit images; on CUDA also `fit(compile=True)`;
 2. K models trained together (`memlib.ensemble.fit_many`) against K sequential `fit` runs;
-3. with `--notebooks`, the quick profile's wall time per notebook and for the whole book (nbclient, a fresh
+3. what resumable runs cost (`memlib.resume`): `fit` without checkpoints, with the default plan inside a cached
+   computation (a fingerprint of data and weights, the final state saved) and with a checkpoint after every epoch;
+4. with `--notebooks`, the quick profile's wall time per notebook and for the whole book (nbclient, a fresh
    results cache, the settings of `make test`).
 
     python benchmarks/performance.py [--repeats 3] [--models 8] [--notebooks] [--write benchmarks/RESULTS.md]
@@ -25,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from memlib import data, models
+from memlib import cache, data, models, resume
 from memlib.ensemble import fit_many
 from memlib.loop import autocast, has_conv
 from memlib.train import device_images, fit
@@ -151,6 +153,34 @@ def ensemble_table(devices, count, repeats):
     return lines
 
 
+def checkpoint_table(devices, repeats, epochs=10, batch_size=64):
+    """Seconds of one `fit` of an mlp on digits: without checkpoints, inside `cache.cached` (resume="auto": the
+    fingerprint and the final state) and checkpointing every epoch (best of `repeats`, after a warm-up)."""
+    digits = data.load("digits")
+    lines = [f"| mlp on digits, {epochs} epochs | device | no checkpoints (s) | inside cached, default plan (s) | "
+             "a checkpoint every epoch (s) |", "|---|---|---|---|---|"]
+    for device in devices:
+        with tempfile.TemporaryDirectory() as folder:
+            def run(plan):
+                model = models.build("mlp", digits.num_classes, digits.shape, seed=0)
+                fit(model, digits, epochs=epochs, batch_size=batch_size, device=device, resume=plan, **SETTINGS)
+
+            def inside_cached():
+                cache.cached({"benchmark": time.perf_counter_ns()}, lambda: run("auto") or 0, root=folder)
+
+            def every_epoch():
+                path = os.path.join(folder, "every-epoch.pt")
+                if os.path.exists(path):
+                    os.remove(path)
+                run(resume.Resume(path, every_epochs=1))
+
+            times = [min(seconds(call, device) for _ in range(repeats + 1))
+                     for call in (lambda: run(None), inside_cached, every_epoch)]
+        lines.append(f"| mlp / digits | {device.type} | " + " | ".join(f"{t:.2f}" for t in times) + " |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def notebook_table():
     """Each chapter executed as `make test` runs it (quick profile, one thread, static widgets), with a fresh,
     empty results cache so that every run trains."""
@@ -190,7 +220,8 @@ def main():
     args = parser.parse_args()
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     print(machine(), flush=True)
-    sections = [throughput_table(devices, args.repeats), ensemble_table(devices, args.models, args.repeats)]
+    sections = [throughput_table(devices, args.repeats), ensemble_table(devices, args.models, args.repeats),
+                checkpoint_table(devices, args.repeats)]
     if args.notebooks:
         sections.append(notebook_table())
     if args.write:

@@ -103,13 +103,12 @@ def _fit_group(models, seeds, images, examples, labels, tested, plan, train, *, 
     checkpoint, done, elapsed = None, 0, 0.0
     if plan is not None:
         settings = dict(epochs=epochs, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size,
-                        schedule=repr(schedule) if not callable(schedule) else
-                        f"{schedule.__module__}.{schedule.__qualname__}", warmup=warmup,
-                        eval_batch_size=eval_batch_size, seeds=seeds, device=device.type, model=type(models[0]).__name__)
+                        schedule=loop.describe_schedule(schedule), warmup=warmup, eval_batch_size=eval_batch_size,
+                        seeds=seeds, device=device.type, model=type(models[0]).__name__)
         data = {"train": train.x, "labels": labels, "examples": examples,
                 **{f"model.{name}": t for name, t in {**params, **buffers}.items()},
                 **({"test": tested[0].images, "test labels": tested[1]} if tested is not None else {})}
-        checkpoint = resuming.Checkpoint(plan, resuming.fingerprint(settings, data), "fit_many")
+        checkpoint = resuming.Checkpoint(plan, settings, data, "fit_many")
         saved = checkpoint.load()
         if saved is not None:
             with torch.no_grad():

@@ -62,6 +62,12 @@ def check_schedule(schedule):
                      "or a callable")
 
 
+def describe_schedule(schedule) -> str:
+    """A schedule as text that is the same in every process (a callable by its qualified name), for checkpoints'
+    fingerprints."""
+    return f"{schedule.__module__}.{schedule.__qualname__}" if callable(schedule) else repr(schedule)
+
+
 def check_settings(*, epochs, lr, momentum, weight_decay, batch_size, schedule, warmup, eval_batch_size) -> dict:
     """The optimization settings of a run, checked and as plain Python numbers (numpy numbers accepted)."""
     check_schedule(schedule)

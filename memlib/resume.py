@@ -67,11 +67,11 @@ def plan(resume, kind) -> Resume | None:
 def fingerprint(settings: dict, tensors: dict) -> str:
     """A hash of a run's plain ``settings`` and of the exact contents of its ``tensors`` (data, labels, initial
     weights): two runs with one fingerprint compute the same numbers."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=repr).encode())
+    digest = hashlib.sha256(_text(settings).encode())
     for name in sorted(tensors):
         tensor = tensors[name].detach().cpu().contiguous()
         digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        digest.update(memoryview(tensor.reshape(-1).view(torch.uint8).numpy()))
     return digest.hexdigest()
 
 
@@ -79,8 +79,11 @@ class Checkpoint:
     """One run's checkpoint file (from :func:`plan`): :meth:`load` the saved state if any, :meth:`due` and
     :meth:`save` after each epoch. A write that fails warns once and the run continues without checkpoints."""
 
-    def __init__(self, plan: Resume, fingerprint: str, what: str):
-        self.plan, self.fingerprint, self.what = plan, fingerprint, what
+    def __init__(self, plan: Resume, settings: dict, tensors: dict, what: str):
+        """``settings`` (plain values) and ``tensors`` (data, labels, initial weights) make the run's
+        :func:`fingerprint`; the settings are saved too, to name the ones that differ."""
+        self.plan, self.what = plan, what
+        self.settings, self.fingerprint = json.loads(_text(settings)), fingerprint(settings, tensors)
         self.last_save, self.last_epoch, self.failed = time.monotonic(), 0, False
 
     def load(self) -> dict | None:
@@ -96,10 +99,14 @@ class Checkpoint:
                           CheckpointWarning, stacklevel=3)
             return None
         if state.get("fingerprint") != self.fingerprint:
+            theirs = json.loads(state.get("settings", "{}"))
+            differ = sorted(k for k in {**theirs, **self.settings} if theirs.get(k) != self.settings.get(k))
+            what = (", ".join(f"{k}={theirs.get(k)!r} there, {self.settings.get(k)!r} here" for k in differ)
+                    if differ else "the same settings but other data, labels or initial weights")
             raise CheckpointMismatch(
-                f"the checkpoint {path} belongs to a {state.get('what', 'training')} run with other settings, data "
-                f"or initial weights than this {self.what}; resume with the settings it was saved with, or delete "
-                f"the file to start over")
+                f"the checkpoint {path} belongs to another {state.get('what', 'training')} run than this "
+                f"{self.what} (other settings: {what}); resume with the settings it was saved with, or delete the "
+                f"file to start over")
         self.last_epoch = state["epoch"]
         return state
 
@@ -116,7 +123,8 @@ class Checkpoint:
             return
         path = self.plan.path
         try:
-            state = {**make_state(), "fingerprint": self.fingerprint, "what": self.what, "epoch": epoch}
+            state = {**make_state(), "fingerprint": self.fingerprint, "settings": _text(self.settings),
+                     "what": self.what, "epoch": epoch}
             path.parent.mkdir(parents=True, exist_ok=True)
             cache.remove_stale(path.parent)
             cache.atomic_save(state, path)
@@ -126,6 +134,10 @@ class Checkpoint:
                           f"continues without checkpoints", CheckpointWarning, stacklevel=3)
             return
         self.last_save, self.last_epoch = time.monotonic(), epoch
+
+
+def _text(settings) -> str:
+    return json.dumps(settings, sort_keys=True, default=repr)
 
 
 def rng_state(device) -> dict:
@@ -140,6 +152,13 @@ def set_rng_state(state, device):
     torch.random.set_rng_state(state["cpu"].cpu())
     if "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def describe(obj) -> dict:
+    """A callback's or loss's type and plain settings (its number, string and boolean attributes), for a run's
+    fingerprint: a checkpoint made with another ELR ``lam``, say, is refused."""
+    plain = {k: v for k, v in getattr(obj, "__dict__", {}).items() if isinstance(v, (str, int, float, bool))}
+    return {"type": type(obj).__qualname__, **plain}
 
 
 def object_state(obj, live: dict):

@@ -294,12 +294,12 @@ def fit(model, train, *, epochs, labels=None, test=None, loss=None, lr, momentum
     state = TrainState(model, steps_run.optimizer, steps_run.scaler, step=start_step, history=history)
     checkpoint = None
     if plan is not None:
-        run = {**settings, "schedule": _describe(schedule), "seed": seed, "start_step": start_step, "augment": repr(augment),
-               "device": device.type, "model": type(model).__name__, "loss": type(loss).__name__,
-               "callbacks": [type(c).__name__ for c in callbacks]}
+        run = {**settings, "schedule": loop.describe_schedule(schedule), "seed": seed, "start_step": start_step,
+               "augment": repr(augment), "device": device.type, "model": type(model).__name__,
+               "loss": resuming.describe(loss), "callbacks": [resuming.describe(c) for c in callbacks]}
         data = {"train": train.x, "labels": labels, **{f"model.{k}": v for k, v in model.state_dict().items()},
                 **({"test": test.x, "test labels": test.y} if test is not None else {})}
-        checkpoint = resuming.Checkpoint(plan, resuming.fingerprint(run, data), "fit")
+        checkpoint = resuming.Checkpoint(plan, run, data, "fit")
     live = {**dict(model.named_parameters()), **dict(model.named_buffers())}
     done, elapsed = 0, 0.0
     start = time.perf_counter()
@@ -390,11 +390,6 @@ def compiled_forward():
     guarded on the architecture and the shapes, not on the weights, so a run with new weights (another seed, a
     rewound ticket) reuses them instead of compiling again."""
     return torch.compile(_forward)
-
-
-def _describe(schedule):
-    """A schedule as text that is the same in every process (a callable by its qualified name)."""
-    return f"{schedule.__module__}.{schedule.__qualname__}" if callable(schedule) else repr(schedule)
 
 
 def _backward_hook(callbacks):

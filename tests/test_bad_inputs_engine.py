@@ -104,8 +104,8 @@ CASES = [
      "eval_batch_size must be"),
     ("fit_many batch_size=0", lambda d: fit_many([mlp()], d, seeds=[0], **{**FIT, "batch_size": 0}),
      "batch_size must be"),
-    ("fit_many epochs=np.float64(2)", lambda d: fit_many([mlp()], d, seeds=[0], **{**FIT, "epochs": np.float64(2)}),
-     "epochs must be an integer"),
+    ("fit_many epochs=np.float64(2)",
+     lambda d: fit_many([mlp()], d, seeds=[0], **{**FIT, "epochs": np.float64(2)}), "epochs must be an integer"),
     ("fit_many float labels", lambda d: fit_many([mlp()], d, seeds=[0], labels=torch.full((40,), 0.5), **FIT),
      "integer class indices"),
     ("fit_many labels K×N wrong K", lambda d: fit_many([mlp(), mlp()], d, seeds=[0, 1],
@@ -139,7 +139,8 @@ CASES = [
     # gradients
     ("subset_gradients labels wrong length", lambda d: gradients.subset_gradients(
         mlp(), d, torch.zeros(3, dtype=torch.long), {"a": d.y > 1}, batch_size=16), "one per example"),
-    ("subset_gradients subset not a mask", lambda d: gradients.subset_gradients(mlp(), d, d.y, {"a": d.y}, batch_size=16),
+    ("subset_gradients subset not a mask",
+     lambda d: gradients.subset_gradients(mlp(), d, d.y, {"a": d.y}, batch_size=16),
      "boolean mask"),
     ("subset_gradients batch_size=0", lambda d: gradients.subset_gradients(
         mlp(), d, d.y, {"a": d.y > 1}, batch_size=0), "batch_size must be"),

@@ -114,10 +114,22 @@ def _digits_run(tmp_path, at, armed, **overrides):
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _digits_run(tmp_path, at=2, armed=True)
-    with pytest.raises(resume.CheckpointMismatch, match="other settings"):
+    with pytest.raises(resume.CheckpointMismatch, match="other settings: lr=0.05 there, 0.1 here"):
         _digits_run(tmp_path, at=2, armed=False, lr=0.1)
     _, history = _digits_run(tmp_path, at=2, armed=False)
     assert history.epochs == 5
+
+
+def test_a_checkpoint_made_with_another_loss_setting_is_refused(tmp_path):
+    from memlib import elr
+
+    def loss(lam):
+        return elr.ELRLoss(1437, 10, lam=lam)
+
+    with pytest.raises(KeyboardInterrupt):
+        _digits_run(tmp_path, at=1, armed=True, loss=loss(3.0))
+    with pytest.raises(resume.CheckpointMismatch, match="lam"):
+        _digits_run(tmp_path, at=1, armed=False, loss=loss(1.0))
 
 
 def test_a_cached_computation_resumes_its_runs_and_cleans_up(tmp_path):
