@@ -239,3 +239,26 @@ def milestones(gradient_norms, distances, stability, timeline, *, steps_per_epoc
         "memorization_step": memorization_onset(timeline) * steps_per_epoch,
         "total_steps": len(distances),
     }
+
+
+ORDER = ("unstable_at_init", "stable_at_last", "became_stable", "peak_before_stable", "memorization_after_stable")
+
+
+def order_checks(marks, stability, threshold) -> dict:
+    """Whether one run follows the order of Frankle, Schwab & Morcos (2020, Fig. 2) and Frankle et al. (2020, LMC,
+    Sec. 3), from its :func:`milestones` (``marks``) and its :func:`stability` frame: the test error barrier from
+    the initialization is above ``threshold`` (``unstable_at_init``) and the one from the last rewinding iteration
+    at most ``threshold`` (``stable_at_last``); training became stable at an iteration tried
+    (``became_stable``); the gradient norm peaks no later than that (``peak_before_stable``); memorization takes
+    over after it (``memorization_after_stable``). A dict of booleans, keys in the order of :data:`ORDER`."""
+    if stability.empty or not {"step", "test_barrier"} <= set(stability.columns):
+        raise ValueError(f"stability must be a non-empty frame with step and test_barrier columns (as stability() "
+                         f"returns); got columns {list(stability.columns)}")
+    barriers = stability.sort_values("step")["test_barrier"]
+    stable = marks["stable_step"]
+    stable = None if stable is None or stable != stable else stable  # None, or NaN from a frame row
+    return {"unstable_at_init": bool(barriers.iloc[0] > threshold) and int(stability["step"].min()) == 0,
+            "stable_at_last": bool(barriers.iloc[-1] <= threshold),
+            "became_stable": stable is not None,
+            "peak_before_stable": stable is not None and marks["gradient_peak_step"] <= stable,
+            "memorization_after_stable": stable is not None and marks["memorization_step"] > stable}
