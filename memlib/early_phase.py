@@ -244,6 +244,25 @@ def milestones(gradient_norms, distances, stability, timeline, *, steps_per_epoc
 ORDER = ("unstable_at_init", "stable_at_last", "became_stable", "peak_before_stable", "memorization_after_stable")
 
 
+def milestone_names(threshold, window) -> dict:
+    """What each key of :func:`milestones` marks, in words, for its ``threshold`` and ``window``."""
+    return {"gradient_peak_step": f"largest gradient norm (centred {window}-step average)",
+            "half_distance_step": "weights at half their final distance from init",
+            "stable_step": f"stable to SGD noise (test barrier ≤ {100 * threshold:g} points from here on)",
+            "memorization_step": "memorization takes over (peak of mislabeled → true class)",
+            "total_steps": "length of training"}
+
+
+def order_criteria(threshold) -> dict:
+    """What each check of :func:`order_checks` asks, in words, for its ``threshold`` (keys in :data:`ORDER`)."""
+    points = f"{100 * threshold:g} points"
+    return {"unstable_at_init": f"test barrier from the initialization above {points}",
+            "stable_at_last": f"test barrier from the last rewinding iteration at most {points}",
+            "became_stable": "training became stable at a rewinding iteration tried",
+            "peak_before_stable": "gradient norm peaks no later than training becomes stable",
+            "memorization_after_stable": "memorization takes over after training has become stable"}
+
+
 def order_checks(marks, stability, threshold) -> dict:
     """Whether one run follows the order of Frankle, Schwab & Morcos (2020, Fig. 2) and Frankle et al. (2020, LMC,
     Sec. 3), from its :func:`milestones` (``marks``) and its :func:`stability` frame: the test error barrier from

@@ -25,15 +25,17 @@ def mean_sd(frame, x, columns):
     return mean.join(sd)
 
 
-def curves(frame, x, columns, labels=None, ax=None, ylabel=None):
-    """Plot each of ``columns`` against ``x``, as the mean over the rows that share an ``x`` with a ±1 sd band."""
+def curves(frame, x, columns, labels=None, ax=None, ylabel=None, xlabel=None, marker=None):
+    """Plot each of ``columns`` against ``x``, as the mean over the rows that share an ``x`` with a ±1 sd band (and
+    ``marker`` at each ``x``, e.g. "o" where the x values are few); the x axis is labelled ``xlabel`` (default
+    ``x``)."""
     ax = ax or plt.subplots(figsize=(6.4, 3.8))[1]
     stats = mean_sd(frame, x, columns)
     for column in columns:
         mean, sd = stats[f"{column}_mean"], stats[f"{column}_sd"]
-        line, = ax.plot(stats.index, mean, label=(labels or {}).get(column, column))
+        line, = ax.plot(stats.index, mean, label=(labels or {}).get(column, column), marker=marker)
         ax.fill_between(stats.index, mean - sd, mean + sd, color=line.get_color(), alpha=0.2, linewidth=0)
-    ax.set_xlabel(x)
+    ax.set_xlabel(x if xlabel is None else xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))

@@ -12,6 +12,13 @@ from memlib.settings import Chapter, Setting, describe, normalization, schedule
 # from which every test error barrier is at most 2 points; the gradient-norm peak after a centred 5-step average.
 LANDMARKS = dict(threshold=0.02, window=5)
 
+# Where Frankle, Schwab & Morcos (2020, Fig. 2; ResNet-20 on CIFAR-10, clean labels) place each landmark of
+# early_phase.milestones, read off their figure as ranges (not verified here).
+PAPER_LANDMARKS = {"gradient_peak_step": "within the first few hundred",
+                   "half_distance_step": "fast motion early (not quantified)",
+                   "stable_step": "from about 500–2000 (≈ 1–3%)",
+                   "memorization_step": "not measured (clean labels)", "total_steps": "62,560"}
+
 CHAPTER = Chapter(
     7,
     profiles={
