@@ -107,6 +107,13 @@ def elr_comparison(dataset, model, *, noise_rates, seeds, fit, elr_options, exam
 IMP_RESETS = {"rewind to 0": "init", "rewind to k": "k", "random re-init": "random", "random pruning": "init"}
 
 
+def imp_label(variant, k) -> str:
+    """A variant of :func:`imp_run` as a legend or a table names it: "rewind to k = 500" for a rewind to ``k``."""
+    if variant not in IMP_RESETS:
+        raise ValueError(f"variant must be one of {list(IMP_RESETS)}; got {variant!r}")
+    return f"rewind to k = {k}" if variant == "rewind to k" else variant
+
+
 @cache.recipe
 def imp_run(dataset, model, *, variant, seed, fit, fraction, rounds, exclude_output, k=None, examples=None) -> dict:
     """One iterative-magnitude-pruning run (:func:`memlib.pruning.imp`) of ``model`` trained on ``dataset`` with
