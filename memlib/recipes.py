@@ -21,14 +21,20 @@ def noisy_label_run(dataset, model, *, noise_rate, seed, fit, model_options=None
     :func:`memlib.models.build`; ``examples``: at most this many examples of each split. ``elr_options``: train
     with :class:`memlib.elr.ELRLoss` instead of cross-entropy (Liu et al. 2020). ``probe``: ride a
     :class:`memlib.gradients.GradientProbe` along, comparing the mislabeled examples with the clean ones
-    ("mislabeled") or, as a control, a random subset of the same size with the rest ("random"). ``rewind``: the
-    iterations k of the early-phase analysis (Frankle, Schwab & Morcos 2020; Frankle et al. 2020), see
-    :func:`_early_phase`; ``path_points`` the points of its error paths.
+    ("mislabeled") or, as a control, a random subset of the same size with the rest ("random").
+
+    ``rewind``: also record the early phase of the run (Frankle, Schwab & Morcos 2020, Fig. 2): the gradient norm
+    and the distance from initialization at every iteration, and, for every iteration k of ``rewind``, the error
+    barrier between two copies trained on from the weights at k with the data orders 100 + 2·seed and
+    101 + 2·seed, on ``path_points`` points of the line between them (:func:`memlib.early_phase.stability`;
+    Frankle et al. 2020); with the forgetting events of the clean and the mislabeled examples (Toneva et al. 2019).
 
     Returns ``{"timeline": frame, "gradients": frame or None, "flagged": bool tensor or None}``: the memorization
     timeline per epoch (:func:`memlib.noise.timeline`, with ``seed`` and ``noise`` columns), the probe's record,
     and, with ELR, which examples its targets flag as mislabeled; also ``"is_noisy"``, the planted noise, and
-    ``"early_phase"``, the early-phase record (None without ``rewind``).
+    ``"early_phase"`` (None without ``rewind``): ``gradient_norms``, ``distances`` (one per iteration),
+    ``initial_norm`` (‖w_0‖), ``stability`` (a frame, one row per k), ``forgetting``
+    (:func:`memlib.early_phase.forgetting_summary`, a ``group`` column) and ``steps_per_epoch``.
     """
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}; got {probe!r}")
@@ -42,9 +48,10 @@ def noisy_label_run(dataset, model, *, noise_rate, seed, fit, model_options=None
     loss = elr.ELRLoss(len(train_set), train_set.num_classes, **elr_options) if elr_options else None
     probed = _probed_subset(noisy.is_noisy, probe, seed) if probe else None
     callbacks = [gradients.GradientProbe(probed)] if probe else []
-    recorders = [early_phase.GradientNorms(), early_phase.DistanceFromInit(), train.Checkpoints(rewind or [])]
+    recorders = ([early_phase.GradientNorms(), early_phase.DistanceFromInit(), train.Checkpoints(rewind)]
+                 if rewind is not None else [])
     history = train.fit(network, train_set, labels=noisy, test=test_set, loss=loss, seed=seed,
-                        callbacks=callbacks + (recorders if rewind is not None else []), **fit)
+                        callbacks=callbacks + recorders, **fit)
     tag = dict(seed=seed, noise=noise_rate)
     return {"timeline": noise.timeline(history, noisy).assign(**tag),
             "gradients": callbacks[0].to_frame().assign(**tag) if probe else None,
@@ -56,11 +63,7 @@ def noisy_label_run(dataset, model, *, noise_rate, seed, fit, model_options=None
 
 
 def _early_phase(network, recorders, history, noisy, splits, *, seed, fit, path_points, steps_per_epoch, tag):
-    """The early-phase record of one run (Frankle, Schwab & Morcos 2020, Fig. 2): the gradient norm and the
-    distance from initialization at every iteration, ``initial_norm`` (‖w_0‖), ``stability`` (two copies trained
-    from each rewinding iteration with data orders 100 + 2·seed and 101 + 2·seed, :func:`memlib.early_phase.stability`),
-    ``forgetting`` (:func:`memlib.early_phase.forgetting_summary` of the clean and the mislabeled examples, a
-    ``group`` column) and ``steps_per_epoch``."""
+    """The ``"early_phase"`` record of :func:`noisy_label_run`, from its recorders and its trained network."""
     norms, distances, checkpoints = recorders
     stability = early_phase.stability(network, checkpoints.states, *splits, labels=noisy, points=path_points,
                                       seeds=(100 + 2 * seed, 101 + 2 * seed), **fit)
