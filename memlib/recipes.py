@@ -107,7 +107,8 @@ def elr_comparison(dataset, model, *, noise_rates, seeds, fit, elr_options, exam
     return {"timeline": pd.concat(timelines, ignore_index=True), "flags": pd.DataFrame(flags)}
 
 
-IMP_RESETS = {"rewind to 0": "init", "rewind to k": "k", "random re-init": "random", "random pruning": "init"}
+# The variants of imp_run and the reset each gives memlib.pruning.imp ("rewind to k" rewinds to its step k).
+IMP_RESETS = {"rewind to 0": "init", "rewind to k": None, "random re-init": "random", "random pruning": "init"}
 
 
 def imp_label(variant, k) -> str:
@@ -134,7 +135,7 @@ def imp_run(dataset, model, *, variant, seed, fit, fraction, rounds, exclude_out
     if (variant == "rewind to k") != (k is not None):
         raise ValueError(f"k (the rewind step) is given with 'rewind to k' and only then; got k={k!r} for {variant!r}")
     train_set, test_set = data.train_test(dataset, download=True, examples=examples)
-    rewind = checks.non_negative_int("k", k) if variant == "rewind to k" else IMP_RESETS[variant]
+    rewind = IMP_RESETS[variant] or checks.non_negative_int("k", k)
     masks = None
     if variant in ("random re-init", "random pruning"):
         masks = imp_run(dataset, model, variant="rewind to 0", seed=seed, fit=fit, fraction=fraction, rounds=rounds,
