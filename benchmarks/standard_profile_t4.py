@@ -200,20 +200,20 @@ def chapter_5(config):
 
 
 def chapter_6(config):
-    """Notebook 06: ``run(method, rate, seed, schedule, epochs)`` fits one CE or ELR network with a test set, cached
-    by its arguments. Cell 6: both methods × seeds at the main noise; cell 11: both methods × table_seeds at every
-    rate (cached where cell 6 ran them); cell 15: ELR, seed 0, constant_epochs epochs, with the schedule and with a
-    constant rate. The slider (cell 18) reuses cell 11's runs."""
-    table = sum(not (rate == config["noise"] and seed < config["seeds"])
+    """Notebook 06: ``recipes.elr_comparison`` fits one CE and one ELR network with a test set per rate and seed
+    (each a cached ``recipes.noisy_label_run``): both methods × seeds at the main noise rate, then both methods ×
+    table_seeds at every rate (cached where the first call ran them); the ablation: ELR, seed 0, constant_epochs
+    epochs, with the schedule and with a constant rate. The slider reuses the per-rate runs."""
+    table = sum(not (rate == config["noise_rate"] and seed < config["seeds"])
                 for rate in config["rates"] for seed in range(config["table_seeds"]))
     run = trained(config["dataset"], config["model"], config["fit"])
     return [run] * (2 * (config["seeds"] + table)) + [replace(run, epochs=config["constant_epochs"])] * 2
 
 
 def chapter_7(config):
-    """Notebook 07, cell 6: ``experiment(seed)`` fits the network with a test set, then early_phase.stability: for
-    each rewind step k two copies trained from k to the end without a test set, and the error at ``path_points``
-    points on the line between them, on the test and the training set."""
+    """Notebook 07: ``recipes.noisy_label_run(rewind=...)`` fits the network with a test set, then
+    early_phase.stability: for each rewind step k two copies trained from k to the end without a test set, and the
+    error at ``path_points`` points on the line between them, on the test and the training set."""
     parent = trained(config["dataset"], config["model"], config["fit"], options=config["model_options"])
     paths = len(config["rewind"]) * config["path_points"] * (parent.train + parent.test)
     children = [rewound(replace(parent, test=0), k) for k in config["rewind"] for _ in range(2)]
@@ -221,8 +221,8 @@ def chapter_7(config):
 
 
 def chapter_8(config):
-    """Notebook 08: ``run(setup, variant, seed, k)`` is one pruning.imp of fits with a test set. Cell 6: every
-    variant × seed (the controls reuse rewind-to-0's cached masks); cell 10: seed 0 rewound to each k of the sweep,
+    """Notebook 08: ``recipes.imp_run`` is one pruning.imp of fits with a test set; ``recipes.lottery_tickets`` runs
+    every variant × seed (the controls reuse rewind-to-0's cached masks), then seed 0 rewound to each k of the sweep,
     the setup's own k cached (k = 0 is keyed apart from "rewind to 0", so it trains again)."""
     runs = []
     for setup in config["setups"]:

@@ -263,3 +263,45 @@ def _check_points(points):
         return checks.integer("points", points, minimum=2)
     except ValueError:
         raise ValueError(f"points must be an integer of at least 2 (the two ends); got {points!r}") from None
+
+
+ORDER = ("unstable_at_init", "stable_at_last", "became_stable", "peak_before_stable", "memorization_after_stable")
+
+
+def milestone_names(threshold, window) -> dict:
+    """What each key of :func:`milestones` marks, in words, for its ``threshold`` and ``window``."""
+    return {"gradient_peak_step": f"largest gradient norm (centred {window}-step average)",
+            "half_distance_step": "weights at half their final distance from init",
+            "stable_step": f"stable to SGD noise (test barrier ≤ {100 * threshold:g} points from here on)",
+            "memorization_step": "memorization takes over (peak of mislabeled → true class)",
+            "total_steps": "length of training"}
+
+
+def order_criteria(threshold) -> dict:
+    """What each check of :func:`order_checks` asks, in words, for its ``threshold`` (keys in :data:`ORDER`)."""
+    points = f"{100 * threshold:g} points"
+    return {"unstable_at_init": f"test barrier from the initialization above {points}",
+            "stable_at_last": f"test barrier from the last rewinding iteration at most {points}",
+            "became_stable": "training became stable at a rewinding iteration tried",
+            "peak_before_stable": "gradient norm peaks no later than training becomes stable",
+            "memorization_after_stable": "memorization takes over after training has become stable"}
+
+
+def order_checks(marks, stability, threshold) -> dict:
+    """Whether one run follows the order of Frankle, Schwab & Morcos (2020, Fig. 2) and Frankle et al. (2020, LMC,
+    Sec. 3), from its :func:`milestones` (``marks``) and its :func:`stability` frame: the test error barrier from
+    the initialization is above ``threshold`` (``unstable_at_init``) and the one from the last rewinding iteration
+    at most ``threshold`` (``stable_at_last``); training became stable at an iteration tried
+    (``became_stable``); the gradient norm peaks no later than that (``peak_before_stable``); memorization takes
+    over after it (``memorization_after_stable``). A dict of booleans, keys in the order of :data:`ORDER`."""
+    if stability.empty or not {"step", "test_barrier"} <= set(stability.columns):
+        raise ValueError(f"stability must be a non-empty frame with step and test_barrier columns (as stability() "
+                         f"returns); got columns {list(stability.columns)}")
+    barriers = stability.sort_values("step")["test_barrier"]
+    stable = marks["stable_step"]
+    stable = None if stable is None or stable != stable else stable  # None, or NaN from a frame row
+    return {"unstable_at_init": bool(barriers.iloc[0] > threshold) and int(stability["step"].min()) == 0,
+            "stable_at_last": bool(barriers.iloc[-1] <= threshold),
+            "became_stable": stable is not None,
+            "peak_before_stable": stable is not None and marks["gradient_peak_step"] <= stable,
+            "memorization_after_stable": stable is not None and marks["memorization_step"] > stable}

@@ -69,3 +69,16 @@ class ELRLoss:
             checks.labels("labels", labels, classes, length=len(logits))
             raise ValueError(f"index must lie in [0, {n}) (one target per training example); got "
                              f"[{int(index.min())}, {int(index.max())}]")
+
+
+def flag_scores(flagged, is_noisy) -> dict:
+    """How well ELR's flags (:meth:`ELRLoss.flag_mislabeled`) find the mislabeled examples (Liu et al. 2020: the
+    targets as corrected labels): ``precision``, the share of flagged examples that are mislabeled (0 when none is
+    flagged), and ``recall``, the share of mislabeled examples flagged (NaN when none is mislabeled)."""
+    flagged, is_noisy = torch.as_tensor(flagged).cpu(), torch.as_tensor(is_noisy).cpu()
+    if flagged.dtype != torch.bool or is_noisy.dtype != torch.bool or flagged.shape != is_noisy.shape:
+        raise ValueError(f"flagged and is_noisy must be boolean masks of one shape; got {flagged.dtype} "
+                         f"{tuple(flagged.shape)} and {is_noisy.dtype} {tuple(is_noisy.shape)}")
+    found = int((flagged & is_noisy).sum())
+    noisy = int(is_noisy.sum())
+    return {"precision": found / max(1, int(flagged.sum())), "recall": found / noisy if noisy else float("nan")}

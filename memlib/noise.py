@@ -116,3 +116,31 @@ def milestones(timeline, threshold=0.9) -> dict:
         "final_test": float(timeline["test"].iloc[-1]),
         "final_memorized": float(timeline["memorized"].iloc[-1]),
     }
+
+
+def milestones_by(timelines, by):
+    """:func:`milestones` of every run in a frame of timelines, one run per value of the columns ``by`` (e.g.
+    ``["method", "seed"]``), with ``final_true_label``: the share of mislabeled examples predicted as their true
+    class at the last epoch (Liu et al. 2020, Fig. 1). A frame with one row per run, the ``by`` columns first;
+    ``memorized_epoch`` is NaN where the threshold is never reached."""
+    import pandas as pd
+
+    by = [by] if isinstance(by, str) else list(by)
+    missing = set(by) - set(timelines.columns)
+    if missing:
+        raise ValueError(f"the timelines have no column {sorted(missing)}; they have {list(timelines.columns)}")
+    rows = []
+    for key, run in timelines.groupby(by, sort=False):
+        run = run.sort_values("epoch")
+        rows.append({**dict(zip(by, key)), **milestones(run), "final_true_label": float(run["true_label"].iloc[-1])})
+    frame = pd.DataFrame(rows)
+    return frame.assign(memorized_epoch=pd.to_numeric(frame["memorized_epoch"], errors="coerce"))
+
+
+# What milestones() and milestones_by() measure, in the words of a table's row (memorized_epoch, which depends on
+# the threshold, aside).
+MILESTONES = {"peak_epoch": "epoch of peak test accuracy", "peak_test": "peak test accuracy",
+              "true_label_at_peak": "mislabeled → true class, at the peak",
+              "memorized_at_peak": "mislabeled memorized, at the peak", "final_test": "test accuracy, last epoch",
+              "final_memorized": "mislabeled memorized, last epoch",
+              "final_true_label": "mislabeled → true class, last epoch"}

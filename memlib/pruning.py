@@ -356,3 +356,50 @@ def _unit_row(number, direction, layer, dim, tied):
     return dict(layer=number, direction=direction, general=general_w, memory=memory_w,
                 general_kept=pick(kept, general).float().mean().item(),
                 memory_kept=pick(kept, memory).float().mean().item(), memory_larger=float(larger))
+
+
+def nearest_round(records, share) -> int:
+    """The round of an :func:`imp` record frame (``round``, ``remaining`` columns) whose share of remaining
+    weights is closest to ``share`` on a log scale (Frankle & Carbin 2019 compare tickets at matching sparsity)."""
+    import numpy as np
+
+    if not 0 < share <= 1:
+        raise ValueError(f"share (of weights remaining) must be in (0, 1]; got {share}")
+    shares = records.groupby("round")["remaining"].first()
+    return int((np.log(shares) - np.log(share)).abs().idxmin())
+
+
+def sparsest_matching(records, tolerance=0.01):
+    """Per seed of an :func:`imp` record frame (``seed``, ``round``, ``remaining``, ``test``): the smallest share
+    of remaining weights at which the test accuracy is within ``tolerance`` of that seed's dense network in every
+    round up to it; "matching" in the sense of Frankle et al. (2020, Sec. 4). A Series indexed by seed."""
+    import pandas as pd
+
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance (of test accuracy) must be non-negative; got {tolerance}")
+    shares = {}
+    for seed, run in records.groupby("seed"):
+        run = run.sort_values("round")
+        ok = (run["test"] >= run["test"].iloc[0] - tolerance).cumprod().astype(bool)
+        shares[seed] = float(run["remaining"][ok].min())
+    return pd.Series(shares, name="remaining")
+
+
+def variant_summary(records, share=0.05, tolerance=0.01):
+    """The comparison of Frankle & Carbin (2019, Fig. 3 and 4) per variant and seed of a record frame with
+    ``variant`` and ``seed`` columns (what :func:`memlib.recipes.lottery_tickets` returns): remaining share and
+    test accuracy at the round nearest ``share`` (:func:`nearest_round`) and at the last round, the change from
+    the seed's dense network at ``share``, and :func:`sparsest_matching`. One row per variant and seed, variants
+    in their order in ``records``."""
+    import pandas as pd
+
+    near, last = nearest_round(records, share), int(records["round"].max())
+    rows = []
+    for (variant, seed), run in records.groupby(["variant", "seed"], sort=False):
+        at = run.set_index("round")
+        rows.append({"variant": variant, "seed": seed, "dense": at.test[0],
+                     "remaining_near": at.remaining[near], "test_near": at.test[near],
+                     "remaining_last": at.remaining[last], "test_last": at.test[last],
+                     "change_near": at.test[near] - at.test[0],
+                     "sparsest_matching": sparsest_matching(run, tolerance).iloc[0]})
+    return pd.DataFrame(rows)

@@ -164,7 +164,7 @@ def test_copies_trained_from_a_later_iteration_have_a_lower_barrier(digits_train
     config = settings.chapter(7).config("quick")
     late = 200
     assert late in config["rewind"]
-    noisy = noise.symmetric(digits_train.y, config["noise"], digits_train.num_classes, seed=0)
+    noisy = noise.symmetric(digits_train.y, config["noise_rate"], digits_train.num_classes, seed=0)
     model = models.build("mlp", digits_train.num_classes, digits_train.shape, seed=0)
     keep = Checkpoints([0, late])
     fit(model, digits_train, labels=noisy, seed=0, callbacks=[keep], **config["fit"])

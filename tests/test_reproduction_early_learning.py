@@ -13,11 +13,11 @@ def test_elr_prevents_memorization_of_noisy_labels(digits_train, digits_test):
     accuracy; ELR (the reference's beta = 0.7, lambda = 3) keeps predicting their true class. Chapter 6's quick
     settings: an MLP, 40% noise, 60 epochs."""
     config = settings.chapter(6).config("quick")
-    noisy = noise.symmetric(digits_train.y, config["noise"], 10, seed=0)
+    noisy = noise.symmetric(digits_train.y, config["noise_rate"], 10, seed=0)
     marks = {}
     for method in ("CE", "ELR"):
         model = models.build(config["model"], 10, digits_train.shape, seed=0)
-        loss = ELRLoss(len(digits_train), 10, **config["elr"]) if method == "ELR" else None
+        loss = ELRLoss(len(digits_train), 10, **config["elr_options"]) if method == "ELR" else None
         history = fit(model, digits_train, labels=noisy, test=digits_test, loss=loss, seed=0, **config["fit"])
         marks[method] = noise.milestones(noise.timeline(history, noisy))
     assert marks["ELR"]["final_test"] >= marks["CE"]["final_test"] + 0.05
@@ -30,7 +30,7 @@ def test_training_becomes_stable_to_sgd_noise_early(digits_train, digits_test):
     different basins (an error barrier between them); from weights a little way into training, they end in one
     linearly connected region. Chapter 7's quick settings: a small BatchNorm CNN, 20% noise, 30 epochs."""
     config = settings.chapter(7).config("quick")
-    noisy = noise.symmetric(digits_train.y, config["noise"], 10, seed=0)
+    noisy = noise.symmetric(digits_train.y, config["noise_rate"], 10, seed=0)
     model = models.build(config["model"], 10, digits_train.shape, seed=0, **config["model_options"])
     keep = Checkpoints([0, 200])  # two of the chapter's rewinding points; 23 iterations per epoch, 690 in all
     assert {0, 200} <= set(config["rewind"])

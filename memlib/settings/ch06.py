@@ -6,27 +6,27 @@ restarts every 10 epochs down to 0.001, β 0.7, λ 3, crop and flip). Line numbe
 """
 from memlib.settings import Chapter, Setting, describe, normalization, schedule
 
-
-
-
-
+# ELR's test accuracy at each symmetric noise rate, ResNet-34 on CIFAR-10: Liu et al. 2020, Table 1 (step schedule),
+# and the shengliu66/ELR README, "ELR (cosine annealing)", the configuration of the paper profile.
+PAPER_TEST = {0.2: 0.9116, 0.4: 0.8915, 0.6: 0.8612, 0.8: 0.7386}
+CODE_TEST = {0.2: 0.9112, 0.4: 0.9143, 0.6: 0.8887, 0.8: 0.8069}
 
 CHAPTER = Chapter(
     6,
     profiles={
         # quick: an MLP on scikit-learn's 8×8 digits, CPU-sized; ELR with the reference's beta and lambda.
-        "quick": dict(dataset="digits", model="mlp", noise=0.4, rates=[0.2, 0.4, 0.6, 0.8], seeds=3, table_seeds=1,
-                      examples=None, elr=dict(beta=0.7, lam=3.0), constant_epochs=150,
+        "quick": dict(dataset="digits", model="mlp", noise_rate=0.4, rates=[0.2, 0.4, 0.6, 0.8], seeds=3, table_seeds=1,
+                      examples=None, elr_options=dict(beta=0.7, lam=3.0), constant_epochs=150,
                       fit=dict(epochs=60, lr=0.1, weight_decay=5e-4, batch_size=64, schedule="cosine")),
         # standard: a small CNN on Fashion-MNIST, about 10 minutes on a Colab T4.
-        "standard": dict(dataset="fashion-mnist", model="cnn", noise=0.4, rates=[0.2, 0.4, 0.6, 0.8], seeds=2,
-                         table_seeds=1, examples=None, elr=dict(beta=0.7, lam=3.0), constant_epochs=50,
+        "standard": dict(dataset="fashion-mnist", model="cnn", noise_rate=0.4, rates=[0.2, 0.4, 0.6, 0.8], seeds=2,
+                         table_seeds=1, examples=None, elr_options=dict(beta=0.7, lam=3.0), constant_epochs=50,
                          fit=dict(epochs=20, lr=0.05, momentum=0.9, weight_decay=5e-4, batch_size=256,
                                   schedule="cosine")),
         # paper: ELR's config_cifar10.json (symmetric noise): ResNet-34, 150 epochs of CosineAnnealingWarmRestarts
         # (T_0 = 10 epochs, eta_min 0.001 of lr 0.02: 15 cycles down to 0.05 of the rate), crop and flip.
-        "paper": dict(dataset="cifar10", model="resnet34", noise=0.4, rates=[0.2, 0.4, 0.6, 0.8], seeds=3,
-                      table_seeds=3, examples=None, elr=dict(beta=0.7, lam=3.0), constant_epochs=300,
+        "paper": dict(dataset="cifar10", model="resnet34", noise_rate=0.4, rates=[0.2, 0.4, 0.6, 0.8], seeds=3,
+                      table_seeds=3, examples=None, elr_options=dict(beta=0.7, lam=3.0), constant_epochs=300,
                       fit=dict(epochs=150, lr=0.02, momentum=0.9, weight_decay=1e-3, batch_size=128,
                                schedule={"name": "cosine-restarts", "cycles": 15, "floor": 0.05},
                                augment="crop-flip")),
@@ -57,9 +57,9 @@ CHAPTER = Chapter(
                 "symmetric (model not verified here)",
                 "`randint(10)` for rate·N examples, true class included (`cifar10.py` L73-80)",
                 "reference flips only 0.9 × rate; here every flipped label is wrong"),
-        Setting("noise rates", lambda c: f"{describe(c['rates'])}; timeline at {describe(c['noise'])}",
+        Setting("noise rates", lambda c: f"{describe(c['rates'])}; timeline at {describe(c['noise_rate'])}",
                 "0.2, 0.4, 0.6, 0.8 (Table 1)", "0.8 (L68-73; `--percent`)"),
-        Setting("ELR β, λ", lambda c: f"{describe(c['elr']['beta'])}, {describe(c['elr']['lam'])}",
+        Setting("ELR β, λ", lambda c: f"{describe(c['elr_options']['beta'])}, {describe(c['elr_options']['lam'])}",
                 "not verified here", "0.7, 3 (L36-42)"),
         Setting("seeds", lambda c: f"{c['seeds']} (timeline), {c['table_seeds']} (per rate)", "not verified here",
                 "one run, seed 123; NumPy unseeded (`train.py` L122-124)", "several seeds for error bars"),

@@ -12,21 +12,28 @@ from memlib.settings import Chapter, Setting, describe, normalization, schedule
 # from which every test error barrier is at most 2 points; the gradient-norm peak after a centred 5-step average.
 LANDMARKS = dict(threshold=0.02, window=5)
 
+# Where Frankle, Schwab & Morcos (2020, Fig. 2; ResNet-20 on CIFAR-10, clean labels) place each landmark of
+# early_phase.milestones, read off their figure as ranges (not verified here).
+PAPER_LANDMARKS = {"gradient_peak_step": "within the first few hundred",
+                   "half_distance_step": "fast motion early (not quantified)",
+                   "stable_step": "from about 500–2000 (≈ 1–3%)",
+                   "memorization_step": "not measured (clean labels)", "total_steps": "62,560"}
+
 CHAPTER = Chapter(
     7,
     profiles={
         # quick: a small BatchNorm CNN on scikit-learn's 8×8 digits, CPU-sized.
-        "quick": dict(dataset="digits", model="cnn", model_options=dict(width=8), noise=0.2, seeds=1,
+        "quick": dict(dataset="digits", model="cnn", model_options=dict(width=8), noise_rate=0.2, seeds=1,
                       rewind=[0, 5, 20, 60, 200], path_points=11, landmarks=LANDMARKS,
                       fit=dict(epochs=30, lr=0.2, weight_decay=5e-4, batch_size=64, schedule="cosine")),
         # standard: the paper's ResNet-20 and optimizer for 8 epochs with a cosine schedule, on a Colab T4.
-        "standard": dict(dataset="cifar10", model="resnet20", model_options={}, noise=0.2, seeds=1,
+        "standard": dict(dataset="cifar10", model="resnet20", model_options={}, noise_rate=0.2, seeds=1,
                          rewind=[0, 200, 1000], path_points=11, landmarks=LANDMARKS,
                          fit=dict(epochs=8, lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128,
                                   schedule="cosine")),
         # paper: open_lth's cifar_resnet_20 (160 epochs, ×0.1 at epochs 80 and 120, crop and flip), with label
         # noise added so that memorization shows on the timeline.
-        "paper": dict(dataset="cifar10", model="resnet20", model_options={}, noise=0.2, seeds=3,
+        "paper": dict(dataset="cifar10", model="resnet20", model_options={}, noise_rate=0.2, seeds=3,
                       rewind=[0, 100, 250, 500, 1000, 2000, 4000], path_points=11, landmarks=LANDMARKS,
                       fit=dict(epochs=160, lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=128,
                                schedule="step", augment="crop-flip")),
@@ -51,7 +58,7 @@ CHAPTER = Chapter(
         Setting("normalization", lambda c: normalization(c["dataset"]), "normalization (stats not stated)",
                 "ImageNet (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225) (`datasets/cifar10.py` L57)",
                 "CIFAR-10's own statistics, as in every chapter (an affine input change)"),
-        Setting("label noise", lambda c: f"{c['noise']:.0%}, exactly rate·N flipped, to another class",
+        Setting("label noise", lambda c: f"{c['noise_rate']:.0%}, exactly rate·N flipped, to another class",
                 "none (clean labels)", "none by default", "added so that memorization shows on the timeline"),
         Setting("rewind steps k", "rewind", "not verified here", "any (`--rewinding_steps`, `lottery/desc.py`)"),
         Setting("copies per k, path points", lambda c: f"2 data orders, {c['path_points']} points",
