@@ -56,10 +56,11 @@ class Estimate:
 
     def influence(self) -> tuple:
         """``(infl, se)``, each N × M: infl(i, j) = P[h(x_j) = y_j | i ∈ S] − P[h(x_j) = y_j | i ∉ S], the
-        influence of training example i on test example j (Feldman & Zhang 2020, Eq. 2), and its standard error."""
+        influence of training example i on test example j (Feldman & Zhang 2020, Eq. 2), and its standard error
+        (float32)."""
         if self.test_correct is None:
             raise ValueError("this estimate has no test set: pass test= to feldman_zhang for influence")
-        inc, hit = self.included.double(), self.test_correct.double()
+        inc, hit = self.included.float(), self.test_correct.float()  # counts: exact in float32, half the memory
         n_in, n_out = inc.sum(0)[:, None], (1 - inc).sum(0)[:, None]
         return _difference(inc.T @ hit / n_in, (1 - inc).T @ hit / n_out, n_in, n_out)
 
@@ -232,17 +233,24 @@ def split(score) -> tuple:
     return flagged, (float(values[flagged.numpy()].min()) if bool(flagged.any()) else None)
 
 
+def auroc(score, positive) -> float:
+    """The area under the ROC curve of ``score`` for finding the ``positive`` examples: the chance that a random
+    positive example scores above a random negative one (ties count half)."""
+    from sklearn.metrics import roc_auc_score
+
+    positive = np.asarray(positive, dtype=bool)
+    if positive.all() or not positive.any():
+        raise ValueError("positive must mark some examples but not all (AUROC needs both groups)")
+    return float(roc_auc_score(positive, np.asarray(score, dtype=float)))
+
+
 def detection(frame, is_noisy) -> dict:
     """How well a :func:`suspects` frame finds the mislabeled examples (``is_noisy``, N booleans): precision,
     recall and F1 of its flags, and the AUROC of its score (the chance that a random mislabeled example scores
     above a random clean one)."""
-    from sklearn.metrics import roc_auc_score
-
     is_noisy = torch.as_tensor(getattr(is_noisy, "is_noisy", is_noisy)).bool().cpu().numpy()
     if len(frame) != len(is_noisy):
         raise ValueError(f"the frame has {len(frame)} examples but is_noisy has {len(is_noisy)}")
-    if is_noisy.all() or not is_noisy.any():
-        raise ValueError("is_noisy must mark some examples but not all (AUROC needs both groups)")
     truth = is_noisy[frame.example.to_numpy()]
     flagged = frame.flagged.to_numpy().astype(bool)
     found = int((flagged & truth).sum())
@@ -250,7 +258,7 @@ def detection(frame, is_noisy) -> dict:
     recall = found / truth.sum()
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
-            "auroc": float(roc_auc_score(truth, frame.score.to_numpy()))}
+            "auroc": auroc(frame.score.to_numpy(), truth)}
 
 
 @torch.no_grad()
