@@ -31,7 +31,7 @@ PROFILES = {
         long_tail=[dict(dataset="digits", **MLP, fit=QUICK_FIT), dict(dataset="synthetic", **MLP, fit=QUICK_FIT)],
         examples=None, runs=32, fraction=0.7, adv_models=2, adv_steps=50,
         removal=dict(dataset="synthetic", count=100, seeds=3, targets=50),
-        detection=dict(dataset="digits", **MLP, fit=QUICK_FIT, noises=NOISES, seeds=2, runs=16, fraction=0.7,
+        detection=dict(dataset="digits", **MLP, fit=QUICK_FIT, noises=NOISES, seeds=2, runs=12, fraction=0.7,
                        folds=5, elr=ELR)),
     # standard: MNIST and CIFAR-10 (the first 10,000 training examples of each) for a Colab T4.
     "standard": dict(
