@@ -252,6 +252,8 @@ def detection(frame, is_noisy) -> dict:
     if len(frame) != len(is_noisy):
         raise ValueError(f"the frame has {len(frame)} examples but is_noisy has {len(is_noisy)}")
     truth = is_noisy[frame.example.to_numpy()]
+    if truth.all() or not truth.any():
+        raise ValueError("is_noisy must mark some examples but not all (AUROC needs both groups)")
     flagged = frame.flagged.to_numpy().astype(bool)
     found = int((flagged & truth).sum())
     precision = found / flagged.sum() if flagged.any() else 0.0
