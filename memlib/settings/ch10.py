@@ -3,8 +3,8 @@ Neural Networks Memorize and Why: Discovering the Long Tail via Influence Estima
 wrong labels beside confident learning (Northcutt et al. 2021, cleanlab).
 
 The paper estimates memorization from models trained on random 70% subsets of the training set, thousands of them
-(2,000 for memorization and 4,000 for influence on CIFAR-10, as the paper states). Its released code is not used
-here; the estimator is the paper's Eq. 1 and 2 (``memlib.memorization``).
+(on ImageNet, 2,000 ResNet-50 models: the authors' project page, pluskid.github.io/influence-memorization). Its
+released code is not used here; the estimator is the paper's Eq. 1 and 2 (``memlib.memorization``).
 """
 from memlib.settings import Chapter, Setting, describe, schedule
 
@@ -72,12 +72,12 @@ CHAPTER = Chapter(
     number=10,
     profiles=PROFILES,
     settings=(
-        Setting("data, model (long tail)", _setups, "MNIST, CIFAR-100, ImageNet; ResNet-50, Inception (Sec. 3)",
+        Setting("data, model (long tail)", _setups, "MNIST, CIFAR-100, ImageNet; ResNet-50 on ImageNet",
                 NOT_VERIFIED, "CIFAR-10 and MNIST, and smaller networks: cost"),
         Setting("training examples", lambda c: describe(c["examples"]) if c["examples"] else "all",
                 "the full training sets", NOT_VERIFIED),
         Setting("subset fraction", "fraction", "70% of the training set (Sec. 2.1)", NOT_VERIFIED),
-        Setting("models per estimate", "runs", "thousands: 2,000 (memorization), 4,000 (influence), CIFAR-10",
+        Setting("models per estimate", "runs", "thousands; 2,000 ResNet-50 on ImageNet (project page)",
                 NOT_VERIFIED, "fewer where the profile's budget asks; the standard error is shown"),
         Setting("training", _fits, "each architecture's standard recipe", NOT_VERIFIED,
                 "chosen to fit the training labels (memorization needs it)"),
