@@ -1,9 +1,9 @@
 """Memorization in practice: which examples a network memorizes, and which labels are wrong.
 
 - :func:`feldman_zhang` and :func:`estimate`: the subsampled estimator of memorization and influence of Feldman &
-  Zhang (2020, "What Neural Networks Memorize and Why", Sec. 2 and 3.1), from models trained together on random
+  Zhang (2020, "What Neural Networks Memorize and Why", Sec. 2), from models trained together on random
   subsets (:func:`memlib.ensemble.fit_many`).
-- :func:`removal_test`: their check that memorized examples matter (Sec. 3.3): train without the most memorized
+- :func:`removal_test`: their check that memorized examples matter (Sec. 3): train without the most memorized
   examples, or without as many random ones, and compare the accuracy on the test examples they influence most.
 - :func:`suspects`: one ranked frame of likely mislabeled examples, for six detectors (:data:`METHODS`), and
   :func:`detection`: precision, recall, F1 and AUROC of such a frame against known label noise.
@@ -40,7 +40,7 @@ class Estimate:
 
     def frame(self):
         """One row per training example: example, label, memorization (mem(i) = P[h(x_i) = y_i | i ∈ S] −
-        P[h(x_i) = y_i | i ∉ S], Feldman & Zhang 2020, Eq. 1), its standard error (from the binomial variances of
+        P[h(x_i) = y_i | i ∉ S], Feldman & Zhang 2020, Sec. 2), its standard error (from the binomial variances of
         the two groups of runs), the two accuracies and the number of runs in each group. Examples that no run
         (or every run) trained on get NaN estimates."""
         import pandas as pd
@@ -56,7 +56,7 @@ class Estimate:
 
     def influence(self) -> tuple:
         """``(infl, se)``, each N × M: infl(i, j) = P[h(x_j) = y_j | i ∈ S] − P[h(x_j) = y_j | i ∉ S], the
-        influence of training example i on test example j (Feldman & Zhang 2020, Eq. 2), and its standard error
+        influence of training example i on test example j (Feldman & Zhang 2020, Sec. 2), and its standard error
         (float32)."""
         if self.test_correct is None:
             raise ValueError("this estimate has no test set: pass test= to feldman_zhang for influence")
@@ -96,7 +96,7 @@ def estimate(included, correct, labels, test_correct=None) -> Estimate:
 
 def feldman_zhang(train_set, *, runs, fraction=0.7, model="mlp", model_options=None, labels=None, test=None,
                   seed=0, **fit_options) -> Estimate:
-    """The subsampled estimator of memorization (Feldman & Zhang 2020, Sec. 2, Alg. 1): ``runs`` models, model r
+    """The subsampled estimator of memorization (Feldman & Zhang 2020, Sec. 2): ``runs`` models, model r
     trained (with seed ``seed + r``) on a random ``fraction`` of ``train_set`` (the paper: 70%, thousands of
     models), all together with :func:`memlib.ensemble.fit_many`; each then predicts every training example and,
     with ``test``, every test example. ``labels``: the training labels (default ``train_set.y``; e.g. noisy ones).
@@ -123,7 +123,7 @@ def feldman_zhang(train_set, *, runs, fraction=0.7, model="mlp", model_options=N
 
 def removal_test(train_set, test, memorization, influence, *, count, seeds, targets=50, model="mlp",
                  model_options=None, seed=0, **fit_options):
-    """Feldman & Zhang's (2020, Sec. 3.3) test that memorized examples matter: train models without the ``count``
+    """Feldman & Zhang's (2020, Sec. 3) test that memorized examples matter: train models without the ``count``
     training examples of highest ``memorization`` (N scores), and models without ``count`` random ones (a fresh
     draw per seed), beside models on the full set; score each on the whole test set and on the ``targets`` test
     examples the removed top examples influence most (highest max_i∈removed ``influence[i, j]``, N × M). Each
@@ -185,7 +185,7 @@ def suspects(train_set, labels, *, method, model="mlp", model_options=None, seed
       "prune_by_noise_rate") on out-of-sample probabilities from ``folds`` models, model f trained on all folds
       but f (together, by ``fit_many``); score 1 − self-confidence, cleanlab's ranking.
 
-    forgetting, early-loss without its own flag, memorization and adv flag the high group of a two-component
+    forgetting, memorization and adv flag the high group of a two-component
     Gaussian mixture over the score (as DivideMix, Li et al. 2020, splits per-example losses). ``fit_options``
     (epochs, lr, weight_decay, batch_size, ...) train every model. ``frame.attrs["seconds"]`` is the wall time.
     """
@@ -195,6 +195,8 @@ def suspects(train_set, labels, *, method, model="mlp", model_options=None, seed
                            length=len(train_set)).cpu()
     if method == "early-loss" and epoch is None and test is None:
         raise ValueError("early-loss needs the epoch of the early-learning peak: pass epoch= or a test set")
+    if method == "early-loss" and epoch is not None:
+        epoch = checks.integer("epoch", epoch, minimum=1, maximum=fit_options.get("epochs"))
     if method == "confident-learning":
         folds = checks.integer("folds", folds, minimum=2, maximum=len(train_set))
         _cleanlab()
@@ -314,10 +316,7 @@ def _cross_entropy_scores(train_set, labels, method, test, epoch, adv_steps, bui
         never = ~(history.predictions == labels).any(0)
         return torch.where(never, events.max() + 1, events), None
     if method == "early-loss":
-        if epoch is None:
-            row = int(history.test_accuracy.argmax())
-        else:
-            row = checks.integer("epoch", epoch, minimum=1, maximum=history.epochs) - 1
+        row = int(history.test_accuracy.argmax()) if epoch is None else epoch - 1
         return history.losses[row].double(), history.predictions[row] != labels
     distance = adv_distance([network], train_set.x, labels, steps=adv_steps,
                             normalization=train_set.normalization).double()

@@ -4,7 +4,8 @@ wrong labels beside confident learning (Northcutt et al. 2021, cleanlab).
 
 The paper estimates memorization from models trained on random 70% subsets of the training set, thousands of them
 (on ImageNet, 2,000 ResNet-50 models: the authors' project page, pluskid.github.io/influence-memorization). Its
-released code is not used here; the estimator is the paper's Eq. 1 and 2 (``memlib.memorization``).
+released code is not used here; the estimator follows the paper's definitions of memorization and influence
+(Sec. 2; ``memlib.memorization``).
 """
 from memlib.settings import Chapter, Setting, describe, schedule
 
@@ -76,14 +77,14 @@ CHAPTER = Chapter(
                 NOT_VERIFIED, "CIFAR-10 and MNIST, and smaller networks: cost"),
         Setting("training examples", lambda c: describe(c["examples"]) if c["examples"] else "all",
                 "the full training sets", NOT_VERIFIED),
-        Setting("subset fraction", "fraction", "70% of the training set (Sec. 2.1)", NOT_VERIFIED),
+        Setting("subset fraction", "fraction", "70% of the training set (Sec. 2; project page)", NOT_VERIFIED),
         Setting("models per estimate", "runs", "thousands; 2,000 ResNet-50 on ImageNet (project page)",
                 NOT_VERIFIED, "fewer where the profile's budget asks; the standard error is shown"),
         Setting("training", _fits, "each architecture's standard recipe", NOT_VERIFIED,
                 "chosen to fit the training labels (memorization needs it)"),
         Setting("removal test", lambda c: f"top {c['removal']['count']} by memorization on "
                 f"{c['removal']['dataset']}, {c['removal']['seeds']} seeds, {c['removal']['targets']} target tests",
-                "remove high-memorization examples, accuracy drops on the tests they influence (Sec. 3.3)",
+                "remove high-memorization examples, accuracy drops on the tests they influence (Sec. 3)",
                 NOT_VERIFIED, "random removals of the same size as the control"),
         Setting("detection: data, model", lambda c: f"{c['detection']['model']} on {c['detection']['dataset']}",
                 "— (no paper compares these detectors)", "—", BOOK),
@@ -93,7 +94,7 @@ CHAPTER = Chapter(
         Setting("detection: seeds", "detection.seeds", "—", "—", BOOK),
         Setting("confident learning", lambda c: f"{c['detection']['folds']}-fold out-of-sample probabilities, "
                 "filter_by prune_by_noise_rate, ranked by self-confidence",
-                "out-of-sample probabilities by cross-validation (Northcutt et al. 2021, Sec. 3)",
+                "out-of-sample probabilities by cross-validation (Northcutt et al. 2021)",
                 "cleanlab `find_label_issues` defaults (cleanlab/filter.py)"),
         Setting("memorization detector", lambda c: f"{c['detection']['runs']} models on "
                 f"{c['detection']['fraction']:.0%} subsets", "—", "—", "fewer models than the long-tail estimate"),
