@@ -40,7 +40,7 @@ PROFILES = {
                         fit=dict(epochs=15, lr=0.1, weight_decay=0.0, batch_size=128, schedule="constant")),
                    dict(dataset="cifar10", model="cnn", model_options={},
                         fit=dict(epochs=15, lr=0.05, weight_decay=5e-4, batch_size=128, schedule="cosine"))],
-        examples=10000, runs=32, fraction=0.7, adv_models=2, adv_steps=20,
+        examples=10000, runs=64, fraction=0.7, adv_models=2, adv_steps=20,
         removal=dict(dataset="mnist", count=200, seeds=3, targets=200),
         detection=dict(dataset="mnist", model="lenet300", model_options={},
                        fit=dict(epochs=15, lr=0.1, weight_decay=0.0, batch_size=128, schedule="constant"),
