@@ -30,7 +30,7 @@ PROFILES = {
     # quick: one-hidden-layer MLPs on the embedded sets, trained long enough to fit their training labels.
     "quick": dict(
         long_tail=[dict(dataset="digits", **MLP, fit=QUICK_FIT), dict(dataset="synthetic", **MLP, fit=QUICK_FIT)],
-        examples=None, runs=32, fraction=0.7, adv_models=2, adv_steps=50,
+        examples=None, runs=24, fraction=0.7, adv_models=2, adv_steps=50,
         removal=dict(dataset="synthetic", count=100, seeds=3, targets=50),
         detection=dict(dataset="digits", **MLP, fit=QUICK_FIT, noises=NOISES, seeds=2, runs=12, fraction=0.7,
                        folds=5, elr=ELR)),
