@@ -247,7 +247,44 @@ def chapter_9(config):
             for r in imp(replace(run, extra=modes * n_test), config["rounds"], start)]
 
 
-CHAPTERS = [chapter_1, chapter_2, chapter_3, chapter_4, chapter_5, chapter_6, chapter_7, chapter_8, chapter_9]
+def chapter_10(config):
+    """Notebook 10. Cell 6, ``estimate``: per long-tail data set, ``runs`` models together on ``fraction`` subsets
+    (no test set), each then predicting every training and test example. Cell 12: ``adv_models`` models on the
+    whole set and their DeepFool attack (as chapter 3). Cell 16: the removal test's 3 × seeds models, tested. Cell
+    19, ``detect``, per noise setting and seed: cleanlab's ``folds`` models, ELR's run (no test set), the
+    cross-entropy runs of forgetting, early-loss and adv (with a test set; adv then attacks), the memorization
+    detector's ``runs`` models. Cell 24: one more detector run (counted as a cross-entropy run)."""
+    runs, attack = [], config["adv_steps"] * (CLASSES + 2) + 1 + REFINE + 2
+    for setup in config["long_tail"]:
+        shape, n_train, n_test = sizes(setup["dataset"], config["examples"])
+        network = dict(model=setup["model"], shape=shape, options=setup["model_options"],
+                       batch=setup["fit"]["batch_size"])
+        epochs = setup["fit"]["epochs"]
+        runs += [Run(**network, train=round(config["fraction"] * n_train), test=0, epochs=epochs,
+                     count=config["runs"], extra=n_train + n_test),
+                 Run(**network, train=n_train, test=0, epochs=epochs, count=config["adv_models"]),
+                 replace(Run(**network, train=0, test=0, epochs=0, count=config["adv_models"]),
+                         extra=n_train * attack, fp32=True)]
+        if setup["dataset"] == config["removal"]["dataset"]:
+            runs.append(Run(**network, train=n_train, test=0, epochs=epochs, count=3 * config["removal"]["seeds"],
+                            extra=n_test))
+    detect = config["detection"]
+    shape, n, n_test = sizes(detect["dataset"], config["examples"])
+    network = dict(model=detect["model"], shape=shape, options=detect["model_options"],
+                   batch=detect["fit"]["batch_size"])
+    epochs, folds = detect["fit"]["epochs"], detect["folds"]
+    one = [Run(**network, train=round(n * (folds - 1) / folds), test=0, epochs=epochs, count=folds,
+               extra=n / folds),
+           Run(**network, train=n, test=0, epochs=epochs),
+           Run(**network, train=n, test=n_test, epochs=epochs, count=3),
+           Run(**network, train=0, test=0, epochs=0, extra=n * attack, fp32=True),
+           Run(**network, train=round(detect["fraction"] * n), test=0, epochs=epochs, count=detect["runs"], extra=n)]
+    return runs + one * (len(detect["noises"]) * detect["seeds"]) + [Run(**network, train=n, test=n_test,
+                                                                          epochs=epochs)]
+
+
+CHAPTERS = [chapter_1, chapter_2, chapter_3, chapter_4, chapter_5, chapter_6, chapter_7, chapter_8, chapter_9,
+            chapter_10]
 
 
 def forward_flops(run) -> float:
