@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from memlib import checks
-from memlib.loop import autocast as _autocast
+from memlib.loop import autocast
 from memlib.train import Callback, device_images
 
 _STARTS_GROUP = {"conv": (nn.Conv1d, nn.Conv2d, nn.Conv3d), "linear": (nn.Linear,)}
@@ -76,7 +76,7 @@ def subset_gradients(model, data, labels, subsets, *, batch_size, index=None) ->
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.enable_grad():
             for start in range(0, len(index), batch_size):
                 batch = index[start:start + batch_size].to(device)
-                with _autocast(device):
+                with autocast(device):
                     logits = model(images.batch(batch), batch)
                 losses = F.cross_entropy(logits.float(), y[batch], reduction="none")
                 for k, (name, mask) in enumerate(masks.items()):

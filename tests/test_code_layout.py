@@ -23,21 +23,20 @@ def test_the_notebooks_code_stays_within_its_budget():
 
 
 def test_no_function_is_defined_in_two_notebooks_and_none_formats_mean_sd():
-    defined, formatters = defaultdict(set), set()
+    bodies, formatters = defaultdict(set), set()
     for name, source in _code_cells():
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.FunctionDef):
-                defined[node.name].add(name)
+            if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+                body = node.body if isinstance(node.body, list) else [node.body]
+                bodies[ast.dump(ast.Module(body=body, type_ignores=[]))].add(name)
+            if isinstance(node, ast.FunctionDef) and node.name == "pm":
+                formatters.add(name)
             targets = node.targets if isinstance(node, ast.Assign) else []
-            for target in (t for t in targets if isinstance(t, ast.Name)):
-                if isinstance(node.value, ast.Lambda):
-                    defined[target.id].add(name)
-                if target.id == "pm":
-                    formatters.add(name)
-    shared = {function: sorted(books) for function, books in defined.items() if len(books) > 1}
-    assert not shared, f"helpers defined in several notebooks (move them into memlib): {shared}"
-    assert "pm" not in defined and not formatters, f"notebooks with their own 'mean ± sd' formatter: " \
-        f"{sorted(defined['pm'] | formatters)}"
+            if any(isinstance(t, ast.Name) and t.id == "pm" for t in targets):
+                formatters.add(name)
+    shared = [sorted(books) for books in bodies.values() if len(books) > 1]
+    assert not shared, f"the same helper is defined in several notebooks (move it into memlib): {shared}"
+    assert not formatters, f"notebooks with their own 'mean ± sd' formatter: {sorted(formatters)}"
 
 
 def test_no_module_imports_another_modules_private_names():
