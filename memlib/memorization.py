@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from memlib import checks
+from memlib import cache, checks, data, noise
 from memlib.early_phase import forgetting_events
-from memlib.elr import ELRLoss
+from memlib.elr import ELRLoss, flag_scores
 from memlib.ensemble import fit_many
 from memlib.models import build
 from memlib.outliers import adv_distance
@@ -256,10 +256,8 @@ def detection(frame, is_noisy) -> dict:
     truth = is_noisy[frame.example.to_numpy()]
     if truth.all() or not truth.any():
         raise ValueError("is_noisy must mark some examples but not all (AUROC needs both groups)")
-    flagged = frame.flagged.to_numpy().astype(bool)
-    found = int((flagged & truth).sum())
-    precision = found / flagged.sum() if flagged.any() else 0.0
-    recall = found / truth.sum()
+    flags = flag_scores(torch.as_tensor(frame.flagged.to_numpy().astype(bool)), torch.as_tensor(truth))
+    precision, recall = flags["precision"], flags["recall"]
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1),
             "auroc": auroc(frame.score.to_numpy(), truth)}
@@ -362,3 +360,98 @@ def _ranked(score, labels, flagged, threshold, seconds):
         frame["threshold"] = threshold
     frame.attrs["seconds"] = seconds
     return frame
+
+
+# The chapter's experiments (chapter 10), each cached by its plain settings (ARCHITECTURE.md, "Chapters").
+
+@cache.recipe
+def long_tail(dataset, *, model, model_options, fit, runs, fraction, adv_models, adv_steps, examples=None) -> dict:
+    """The long tail of ``dataset``: the :func:`feldman_zhang` estimate of every training example (with influence
+    on the test set) from ``runs`` models, beside chapter 3's adv distance (Carlini et al. 2019) under
+    ``adv_models`` models trained on the whole set. Returns ``{"estimate", "frame", "seconds"}``: the
+    :class:`Estimate`, its per-example frame with ``adv`` and ``rare`` (the synthetic set's planted rare examples;
+    False elsewhere) columns, and the estimator's wall time."""
+    train_set, test_set = data.train_test(dataset, download=True, examples=examples)
+    start = time.perf_counter()
+    found = feldman_zhang(train_set, runs=runs, fraction=fraction, model=model, model_options=model_options,
+                          test=test_set, **fit)
+    seconds = time.perf_counter() - start
+    seeds = list(range(adv_models))
+    scorers = [build(model, train_set.num_classes, train_set.shape, seed=s, **(model_options or {})) for s in seeds]
+    fit_many(scorers, train_set, seeds=seeds, **fit)
+    adv = adv_distance(scorers, train_set.x, train_set.y, steps=adv_steps, normalization=train_set.normalization)
+    rare = train_set.meta.get("rare", torch.zeros(len(train_set), dtype=torch.bool))
+    frame = found.frame().assign(adv=adv.numpy(), rare=rare.bool().numpy())
+    return {"estimate": found, "frame": frame, "seconds": seconds}
+
+
+def tail_agreement(frame) -> dict:
+    """What a :func:`long_tail` frame says: how many examples have both scores, the Spearman correlation of
+    memorization with adv (negative: the more memorized, the closer to a decision boundary), and, where rare
+    examples were planted, their mean memorization against the common ones' and the AUROC of memorization at
+    ranking them first (None without planted examples)."""
+    from scipy.stats import spearmanr
+
+    known = frame[frame.memorization.notna() & np.isfinite(frame.adv)]
+    rare = known.rare.to_numpy(bool)
+    planted = rare.any() and not rare.all()
+    return {"examples": len(known), "rho": float(spearmanr(known.memorization, known.adv).statistic),
+            "rare": int(frame.rare.sum()),
+            "rare_mean": float(known.memorization[rare].mean()) if planted else None,
+            "common_mean": float(known.memorization[~rare].mean()) if planted else None,
+            "rare_auroc": auroc(known.memorization.to_numpy(), rare) if planted else None}
+
+
+@cache.recipe
+def removal(dataset, *, model, model_options, fit, runs, fraction, adv_models, adv_steps, count, seeds, targets,
+            examples=None) -> dict:
+    """:func:`removal_test` on the :func:`long_tail` of ``dataset`` (the same settings): models without the
+    ``count`` most memorized examples, without ``count`` random ones, and on the whole set, ``seeds`` each.
+    Returns ``{"frame", "target"}`` as :func:`removal_test` does."""
+    train_set, test_set = data.train_test(dataset, download=True, examples=examples)
+    tail = long_tail(dataset, model=model, model_options=model_options, fit=fit, runs=runs, fraction=fraction,
+                     adv_models=adv_models, adv_steps=adv_steps, examples=examples)
+    influence, _ = tail["estimate"].influence()
+    frame, target = removal_test(train_set, test_set, torch.tensor(tail["frame"].memorization.to_numpy()),
+                                 influence, count=count, seeds=seeds, targets=targets, model=model,
+                                 model_options=model_options, **fit)
+    return {"frame": frame, "target": target}
+
+
+def removal_verdict(frame) -> dict:
+    """The removal test read by the rule its chapter states first: per seed, the gap in target accuracy between
+    random removal and removing the most memorized; "supported" when the mean gap exceeds twice its standard error,
+    "refuted" when it is not positive, else "inconclusive" (also with one seed). Returns the gap, its standard
+    error, the per-group mean target and test accuracies and the verdict."""
+    paired = frame.pivot(index="seed", columns="removed", values="target_accuracy")
+    gap = paired["random"] - paired["top memorized"]
+    se = float(gap.std(ddof=1) / np.sqrt(len(gap))) if len(gap) > 1 else None
+    verdict = ("inconclusive" if se is None else "supported" if gap.mean() > 2 * se else
+               "refuted" if gap.mean() <= 0 else "inconclusive")
+    return {"gap": float(gap.mean()), "se": se, "seeds": len(gap), "verdict": verdict,
+            "target": paired.to_dict("list"), "test": frame.groupby("removed").test_accuracy.mean().to_dict()}
+
+
+@cache.recipe
+def detect(dataset, *, method, noise_kind, noise_rate, seed, model, model_options, fit, runs, fraction, folds, elr,
+           adv_steps, mapping=None, examples=None) -> dict:
+    """One detector of :func:`suspects` on ``dataset`` with ``noise_rate`` of its training labels flipped
+    (``noise_kind`` "symmetric", or "asymmetric" by ``mapping``, pairs [source, target]): its :func:`detection`
+    metrics, its wall time in seconds and the number of mislabeled examples."""
+    train_set, test_set = data.train_test(dataset, download=True, examples=examples)
+    checks.one_of("noise_kind", noise_kind, ("symmetric", "asymmetric"))
+    noisy = (noise.symmetric(train_set.y, noise_rate, train_set.num_classes, seed=seed) if noise_kind == "symmetric"
+             else noise.asymmetric(train_set.y, noise_rate, dict(mapping), seed=seed,
+                                   num_classes=train_set.num_classes))
+    ranked = suspects(train_set, noisy, method=method, model=model, model_options=model_options, seed=seed,
+                      test=test_set, runs=runs, fraction=fraction, folds=folds, elr=elr, adv_steps=adv_steps, **fit)
+    return {**detection(ranked, noisy), "seconds": ranked.attrs["seconds"], "noisy": int(noisy.is_noisy.sum())}
+
+
+@cache.recipe
+def ranked_suspects(dataset, *, method, model, model_options, fit, runs, fraction, folds, elr, adv_steps,
+                    examples=None):
+    """:func:`suspects` on ``dataset``'s own labels: the ranked frame a practitioner reads."""
+    train_set, test_set = data.train_test(dataset, download=True, examples=examples)
+    return suspects(train_set, train_set.y, method=method, model=model, model_options=model_options,
+                    test=test_set, runs=runs, fraction=fraction, folds=folds, elr=elr, adv_steps=adv_steps, **fit)
