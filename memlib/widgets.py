@@ -108,7 +108,9 @@ def static_slider(images, captions, *, label, start=0):
 class LiveSlider:
     """The live slider: ``box`` holds the ipywidgets SelectionSlider, a status line (a progress bar and
     "training …", shown only while a move renders in the background), the figure as a PNG Image widget, and an
-    output area for a render's error. The first value renders at once, in the cell that creates the slider.
+    output area for a render's error. The first value renders at once, in the cell that creates the slider. The
+    status says "training" for a value that is not ready, "drawing" for a ready one waiting its turn, and
+    "computing" when no ``ready`` was given.
 
     A move to a ready value renders at once when no render is running; any other move starts the slider's
     background thread, which takes the kernel-wide render lock. A move made while the slider is busy is queued
@@ -162,7 +164,7 @@ class LiveSlider:
                 self.busy = value is not None
 
     def _render_in_background(self, value):
-        what = "training" if self.ready is None or not self.ready(value) else "drawing"
+        what = "computing" if self.ready is None else "drawing" if self.ready(value) else "training"
         self.doing = doing = f"{what} {self.label} = {self.caption(value)}"
         stop = threading.Event()
         ticker = threading.Thread(target=self._tick, args=(stop,), daemon=True)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import site
 import subprocess
 import sys
 import sysconfig
@@ -97,7 +96,8 @@ def test_colab_setup_cell_installs_memlib_beside_the_image_and_the_chapter_runs(
     url, branch = re.search(r"git\+(\S+?)@([\w.-]+)\"", setup.source).groups()
     repo = _clone(tmp_path)
     _commit(repo, branch)
-    setup.source = setup.source.replace(f"git+{url}@", f"git+file://localhost{repo}@").replace('"/content/', f'"{content}/')
+    setup.source = (setup.source.replace(f"git+{url}@", f"git+file://localhost{repo}@")
+                    .replace('"/content/', f'"{content}/'))
     stated = dict(re.findall(r'os\.environ\.setdefault\("(MEMLIB_\w+)", "([^"]+)"\)', setup.source))
     assert set(stated) == {"MEMLIB_PROFILE", "MEMLIB_DATA"} and stated["MEMLIB_PROFILE"] == "standard"
     write_all(Path(stated["MEMLIB_DATA"]))

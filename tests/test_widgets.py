@@ -126,7 +126,7 @@ def test_sliders_share_one_render_at_a_time(monkeypatch):
     second = widgets.LiveSlider(gate.render, [1, 2], label="b", value=1, ready=lambda v: True)
     gate.open.clear()
     first.slider.value = 2
-    _until(lambda: gate.running == 1 and "training a = 2" in first.note.value)
+    _until(lambda: gate.running == 1 and "computing a = 2" in first.note.value)
     second.slider.value = 2  # ready, but another slider is rendering: it waits its turn
     _until(lambda: "waiting for another slider, then drawing b = 2" in second.note.value)
     gate.open.set()

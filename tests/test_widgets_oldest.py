@@ -23,8 +23,9 @@ def test_slider_code_works_with_the_oldest_declared_ipywidgets():
     if not (TARGET / f"ipywidgets-{version}.dist-info").is_dir():
         pytest.fail(f"ipywidgets {version} is not installed in {TARGET}: run `make setup` (it installs it there)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TARGET), str(ROOT)])}
-    probe = subprocess.run([sys.executable, "-c", "import ipywidgets; print(ipywidgets.__version__, ipywidgets.__file__)"],
-                           env=env, capture_output=True, text=True, check=True).stdout.split()
+    where = "import ipywidgets; print(ipywidgets.__version__, ipywidgets.__file__)"
+    probe = subprocess.run([sys.executable, "-c", where], env=env, capture_output=True, text=True,
+                           check=True).stdout.split()
     assert probe[0] == version and Path(probe[1]).is_relative_to(TARGET), probe
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_widgets.py"],
                          cwd=ROOT, env=env, capture_output=True, text=True)
