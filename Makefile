@@ -14,6 +14,9 @@ export OMP_NUM_THREADS ?= 1
 MEMLIB_HASH = $(shell cat memlib/*.py memlib/*/*.py | sha1sum | cut -c1-12)
 CACHE := _build/cache/$(PROFILE)-$(MEMLIB_HASH)
 
+# The oldest ipywidgets pyproject.toml allows (Colab's), kept beside the venv for tests/test_widgets_oldest.py.
+IPYWIDGETS_OLDEST = $(shell sed -n 's/.*"ipywidgets>=\([0-9.]*\).*/\1/p' pyproject.toml)
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup browser book test test-gpu colab clean
@@ -22,6 +25,9 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -rf $(VENV)/ipywidgets-oldest
+	$(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/ipywidgets-oldest \
+	  ipywidgets==$(IPYWIDGETS_OLDEST) ipython_genutils==0.2.0
 	touch $@
 
 setup: $(BIN)/.installed
