@@ -101,9 +101,7 @@ def cached(config: dict, compute, root=None):
     ``compute`` runs, :func:`run_file` hands its training runs checkpoint files in the entry's run folder, so a
     killed computation resumes when asked for again; the folder is removed when the result is stored.
     """
-    text = _config_text(config)
-    key = f"{hashlib.sha256(text.encode()).hexdigest()[:24]}-{code_version()}{'-smoke' if profiles.smoke() else ''}"
-    folder = cache_root(root)
+    text, key, folder = _entry(config, root)
     path = folder / f"{key}.pt"
     if path.is_file():
         try:
@@ -130,6 +128,19 @@ def cached(config: dict, compute, root=None):
         return result
     shutil.rmtree(runs, ignore_errors=True)
     return result
+
+
+def has(config: dict, root=None) -> bool:
+    """Whether :func:`cached` holds a result for ``config`` (stored by this code version), without reading it."""
+    _, key, folder = _entry(config, root)
+    return (folder / f"{key}.pt").is_file()
+
+
+def _entry(config, root):
+    """The canonical text of ``config``, its entry's key and the cache folder."""
+    text = _config_text(config)
+    key = f"{hashlib.sha256(text.encode()).hexdigest()[:24]}-{code_version()}{'-smoke' if profiles.smoke() else ''}"
+    return text, key, cache_root(root)
 
 
 def run_file(kind) -> Path | None:
@@ -336,14 +347,18 @@ def recipe(function):
     """``function`` with its result cached under a key built from its qualified name and every argument, defaults
     included: the one way an experiment's cache key is made (ARCHITECTURE.md, "The results cache"). The arguments
     must be plain values (names, numbers, dicts of settings), never datasets or models; the result may hold
-    anything :func:`cached` stores, DataFrames included."""
+    anything :func:`cached` stores, DataFrames included. ``function.is_cached(*args, **kwargs)`` says whether a
+    call's result is stored (a slider's ``ready``, :func:`memlib.widgets.figure_slider`)."""
     signature = inspect.signature(function)
+
+    def key(args, kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return {"recipe": f"{function.__module__}.{function.__qualname__}", **bound.arguments}
 
     @functools.wraps(function)
     def cached_function(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        key = {"recipe": f"{function.__module__}.{function.__qualname__}", **bound.arguments}
-        return cached(key, lambda: function(*args, **kwargs))
+        return cached(key(args, kwargs), lambda: function(*args, **kwargs))
 
+    cached_function.is_cached = lambda *args, **kwargs: has(key(args, kwargs))
     return cached_function

@@ -190,3 +190,15 @@ def test_recipe_keys_by_name_and_every_argument_and_returns_frames(tmp_path, mon
     assert calls == [(0.1, 0), (0.1, 1)]
     assert isinstance(again["frame"], pd.DataFrame) and again["frame"].acc.tolist() == [0.5, 0.1]
     assert torch.equal(first["flag"], again["flag"]) and other["frame"].equals(first["frame"])
+
+
+def test_a_recipe_says_whether_a_call_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path))
+
+    @cache.recipe
+    def square(x, *, power=2):
+        return x ** power
+
+    assert not square.is_cached(3)
+    assert square(3) == 9 and square.is_cached(3) and square.is_cached(3, power=2)
+    assert not square.is_cached(3, power=3) and not square.is_cached(4)
