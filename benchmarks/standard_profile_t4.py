@@ -124,10 +124,10 @@ def chapter_1(config):
 
     def runs(setup, count):
         run = trained(setup["dataset"], setup["model"], setup["fit"], examples=config["examples"],
-                      options=setup.get("options", {}), step=PROBE_STEP)
+                      options=setup.get("model_options", {}), step=PROBE_STEP)
         return [run] * count
 
-    rates = sum(rate != timeline["noise"] for rate in config["rates"])
+    rates = sum(rate != timeline["noise_rate"] for rate in config["rates"])
     return runs(timeline, timeline["seeds"] + 1 + rates) + [r for g in config["gradients"] for r in runs(g, g["seeds"])]
 
 
@@ -141,7 +141,7 @@ def chapter_2(config):
     counts["standard"] += sum(v != rates["standard"]["p"] for v in sweep["p"])
     _, n_train, n_test = sizes(config["dataset"], config["examples"])
     run = trained(config["dataset"], config["model"], config["fit"], examples=config["examples"], tested=False,
-                  options=config["options"])
+                  options=config["model_options"])
     predictions = {"example_tied": len(dropout.MODES) * n_train + 2 * n_test}
     return [replace(run, extra=predictions.get(method, n_train + n_test)) for method, count in counts.items()
             for _ in range(count)]

@@ -96,3 +96,25 @@ def milestones(timeline, threshold=0.9) -> dict:
         "final_test": float(timeline["test"].iloc[-1]),
         "final_memorized": float(timeline["memorized"].iloc[-1]),
     }
+
+
+def landmarks(timelines, thresholds=(0.5, 0.9)):
+    """:func:`milestones` of every run in ``timelines`` (frames of :func:`timeline` with ``seed`` and ``noise``
+    columns, as :func:`memlib.recipes.noisy_label_run` returns them), one row per seed and noise rate, with the
+    first epoch at which each threshold t of the mislabeled examples is memorized as ``memorized_<100·t>`` (NaN if
+    never, or without mislabeled examples); Maini et al. (2023, Sec. 3) see it between epochs ~10 and ~30 of 50."""
+    import pandas as pd
+
+    rows = []
+    for (seed, rate), frame in timelines.groupby(["seed", "noise"], sort=False):
+        reached = {f"memorized_{round(100 * t)}": milestones(frame, t)["memorized_epoch"] for t in thresholds}
+        rows.append({"seed": seed, "noise": rate, **milestones(frame), **reached})
+    return pd.DataFrame(rows).astype({f"memorized_{round(100 * t)}": float for t in thresholds})
+
+
+def memorized_epochs(timelines, thresholds=(0.5, 0.9)) -> list:
+    """The epochs at which the mean over the runs in ``timelines`` first memorizes each of ``thresholds`` of the
+    mislabeled examples, leaving out thresholds it never reaches: marks for a figure's time axis."""
+    mean = timelines.groupby("epoch").mean(numeric_only=True).reset_index()
+    marks = [milestones(mean, threshold)["memorized_epoch"] for threshold in thresholds]
+    return [mark for mark in marks if mark is not None]
