@@ -259,3 +259,18 @@ def mode_accuracies(predictions, noisy, test_labels):
         rows.append(dict(mode=mode, clean=float(hits[~noisy.is_noisy].mean()),
                          noisy=float(hits[noisy.is_noisy].mean()), test=test))
     return pd.DataFrame(rows, columns=["mode", "clean", "noisy", "test"])
+
+
+def forgotten(predictions, noisy):
+    """The clean training examples an example-tied network fits through their own units (``predictions["train"]``
+    equal to their label), split into those it no longer fits with its memorization units dropped
+    (``predictions["drop"]``) and those it still fits: Maini et al. (2023, Fig. 7) find the forgotten ones
+    mislabeled-looking or atypical. ``noisy``: the :class:`memlib.noise.NoisyLabels` it was trained on. Returns
+    ``(forgotten, kept)``, boolean masks over the training examples."""
+    labels = noisy.labels
+    if len(predictions["train"]) != len(labels) or len(predictions["drop"]) != len(labels):
+        raise ValueError(f"predictions must hold one class per training example ({len(labels)}) in 'train' and "
+                         f"'drop' mode; got {len(predictions['train'])} and {len(predictions['drop'])}")
+    fitted = ~noisy.is_noisy & (torch.as_tensor(predictions["train"]) == labels)
+    kept = torch.as_tensor(predictions["drop"]) == labels
+    return fitted & ~kept, fitted & kept
