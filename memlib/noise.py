@@ -102,13 +102,15 @@ def landmarks(timelines, thresholds=(0.5, 0.9)):
     """:func:`milestones` of every run in ``timelines`` (frames of :func:`timeline` with ``seed`` and ``noise``
     columns, as :func:`memlib.recipes.noisy_label_run` returns them), one row per seed and noise rate, with the
     first epoch at which each threshold t of the mislabeled examples is memorized as ``memorized_<100·t>`` (NaN if
-    never, or without mislabeled examples); Maini et al. (2023, Sec. 3) see it between epochs ~10 and ~30 of 50."""
+    never, or without mislabeled examples), and ``fall``, the drop of test accuracy from its peak to the end;
+    Maini et al. (2023, Sec. 3) see the mislabeled examples memorized between epochs ~10 and ~30 of 50."""
     import pandas as pd
 
     rows = []
     for (seed, rate), frame in timelines.groupby(["seed", "noise"], sort=False):
         reached = {f"memorized_{round(100 * t)}": milestones(frame, t)["memorized_epoch"] for t in thresholds}
-        rows.append({"seed": seed, "noise": rate, **milestones(frame), **reached})
+        marks = milestones(frame)
+        rows.append({"seed": seed, "noise": rate, **marks, **reached, "fall": marks["peak_test"] - marks["final_test"]})
     return pd.DataFrame(rows).astype({f"memorized_{round(100 * t)}": float for t in thresholds})
 
 
