@@ -117,34 +117,35 @@ def imp(run, rounds, start) -> list:
 
 
 def chapter_1(config):
-    """Notebook 01: ``run(setup, seed, rate, split)`` fits one network with a test set and a GradientProbe. Cell 6:
-    the timeline's seeds; cell 14: the random-split control (seed 0); cells 18-20: seed 0 at each slider rate but
-    the setup's own (cached); cell 12: each gradient setup's seeds."""
+    """Notebook 01: ``recipes.noisy_label_run`` fits one network with a test set and a GradientProbe: the timeline's
+    seeds; the random-split control (seed 0); seed 0 at each slider rate but the setup's own (cached); each gradient
+    setup's seeds."""
     timeline = config["timeline"]
 
     def runs(setup, count):
         run = trained(setup["dataset"], setup["model"], setup["fit"], examples=config["examples"],
-                      options=setup.get("options", {}), step=PROBE_STEP)
+                      options=setup.get("model_options", {}), step=PROBE_STEP)
         return [run] * count
 
-    rates = sum(rate != timeline["noise"] for rate in config["rates"])
+    rates = sum(rate != timeline["noise_rate"] for rate in config["rates"])
     return runs(timeline, timeline["seeds"] + 1 + rates) + [r for g in config["gradients"] for r in runs(g, g["seeds"])]
 
 
 def chapter_2(config):
-    """Notebook 02: ``run(method, seed, **rates)`` fits one dropout network without a test set, then predicts the
-    training and test sets (example-tied: the training set in each of dropout.MODES, the test set in two). Cell 6:
-    methods × seeds; cell 15: seed 0 at each sweep value, those equal to the main rates cached."""
+    """Notebook 02: ``recipes.noisy_label_run(dropout=...)`` fits one dropout network (the baselines with a test set,
+    example-tied without), then predicts the training and test sets (example-tied: the training set in each of
+    dropout.MODES and through another example's units, the test set in two): methods × seeds, then seed 0 at each
+    sweep value, those equal to the main rates cached."""
     rates, sweep = config["methods"], config["sweep"]
     counts = {method: config["seeds"] for method in rates}
     counts["example_tied"] += sum(v != rates["example_tied"][name] for name in ("p_mem", "p_gen") for v in sweep[name])
     counts["standard"] += sum(v != rates["standard"]["p"] for v in sweep["p"])
     _, n_train, n_test = sizes(config["dataset"], config["examples"])
-    run = trained(config["dataset"], config["model"], config["fit"], examples=config["examples"], tested=False,
-                  options=config["options"])
-    predictions = {"example_tied": len(dropout.MODES) * n_train + 2 * n_test}
-    return [replace(run, extra=predictions.get(method, n_train + n_test)) for method, count in counts.items()
-            for _ in range(count)]
+    runs = {tested: trained(config["dataset"], config["model"], config["fit"], examples=config["examples"],
+                            tested=tested, options=config["model_options"]) for tested in (True, False)}
+    predictions = {"example_tied": (len(dropout.MODES) + 1) * n_train + 2 * n_test}
+    return [replace(runs[method != "example_tied"], extra=predictions.get(method, n_train + n_test))
+            for method, count in counts.items() for _ in range(count)]
 
 
 def chapter_3(config):

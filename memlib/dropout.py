@@ -237,3 +237,48 @@ def memorization_units(layer) -> torch.Tensor:
 
 def _check_rate(p):
     return checks.fraction("p (the share of units dropped)", p, high_open=True)
+
+
+def other_mask_predictions(model, data, *, shift=1, batch_size=1024) -> torch.Tensor:
+    """Every training example's predicted class (on the CPU) in "train" mode, seen through the memorization units
+    of another training example, the one ``shift`` places before it: a control for Maini et al. (2023, Sec. 6),
+    telling how much of what was memorized is held by the pairing of an example with its own mask."""
+    from memlib.train import evaluate
+
+    if not (isinstance(shift, int) and 0 < abs(shift) < len(data)):
+        raise ValueError(f"shift must be a non-zero integer smaller than the {len(data)} examples; got {shift!r}")
+    shifted = data.subset(torch.roll(torch.arange(len(data)), -shift))  # position j holds example j + shift
+    with using_mode(model, "train"):
+        return evaluate(model, shifted, batch_size=batch_size)[0].cpu().roll(shift)
+
+
+def mode_accuracies(predictions, noisy, test_labels):
+    """Table 3 of Maini et al. (2023) for one network: per mode of ``predictions`` (``{"train": {mode: predicted
+    classes}, "test": {mode: ...}}``), the accuracy w.r.t. the ``noisy`` training labels
+    (:class:`memlib.noise.NoisyLabels`) on the correctly labeled (``clean``) and on the mislabeled (``noisy``)
+    training examples, and on the test set (``test``, NaN for a mode the test set was not asked in)."""
+    import pandas as pd
+
+    rows = []
+    for mode, predicted in predictions["train"].items():
+        hits = (torch.as_tensor(predicted) == noisy.labels).float()
+        test = predictions["test"].get(mode)
+        test = math.nan if test is None else float((test == torch.as_tensor(test_labels).cpu()).float().mean())
+        rows.append(dict(mode=mode, clean=float(hits[~noisy.is_noisy].mean()),
+                         noisy=float(hits[noisy.is_noisy].mean()), test=test))
+    return pd.DataFrame(rows, columns=["mode", "clean", "noisy", "test"])
+
+
+def forgotten(predictions, noisy):
+    """The clean training examples an example-tied network fits through their own units (``predictions["train"]``
+    equal to their label), split into those it no longer fits with its memorization units dropped
+    (``predictions["drop"]``) and those it still fits: Maini et al. (2023, Fig. 7) find the forgotten ones
+    mislabeled-looking or atypical. ``noisy``: the :class:`memlib.noise.NoisyLabels` it was trained on. Returns
+    ``(forgotten, kept)``, boolean masks over the training examples."""
+    labels = noisy.labels
+    if len(predictions["train"]) != len(labels) or len(predictions["drop"]) != len(labels):
+        raise ValueError(f"predictions must hold one class per training example ({len(labels)}) in 'train' and "
+                         f"'drop' mode; got {len(predictions['train'])} and {len(predictions['drop'])}")
+    fitted = ~noisy.is_noisy & (torch.as_tensor(predictions["train"]) == labels)
+    kept = torch.as_tensor(predictions["drop"]) == labels
+    return fitted & ~kept, fitted & kept

@@ -236,3 +236,41 @@ def _check_subset_arguments(data, subsets, batch_size, index):
     if int(index.min()) < 0 or int(index.max()) >= len(data):
         raise ValueError(f"index must lie in [0, {len(data)}); got [{int(index.min())}, {int(index.max())}]")
     return index.long(), batch_size
+
+
+def epoch_summary(record):
+    """Per seed and epoch of a probe's record (:meth:`GradientProbe.to_frame`, with a ``seed`` column): the mean
+    clean-vs-mislabeled cosine over the ``hidden`` layer groups, the cosine of the ``first`` group and of the
+    ``output`` group (Maini et al. 2023, Fig. 3: negative in every layer)."""
+    record = _with_seed(record)
+    cosine = record.pivot_table(index=["seed", "epoch"], columns="group", values="cosine", dropna=False)
+    first = next(iter(dict.fromkeys(record.group)))
+    return cosine.drop(columns="output").mean(axis=1).rename("hidden").to_frame().assign(
+        first=cosine[first], output=cosine["output"]).reset_index()
+
+
+def seed_summary(record):
+    """Per seed of a probe's record: the hidden groups' mean and highest cosine and their share of (group,
+    epoch) cells with a negative cosine, the first and the output group's mean cosine, and the mislabeled
+    examples' mean share of the gradient norm (Maini et al. 2023, Figs. 2 and 3)."""
+    import pandas as pd
+
+    rows = []
+    for seed, frame in _with_seed(record).groupby("seed"):
+        hidden = frame[frame.group != "output"].cosine
+        epochs = epoch_summary(frame)
+        rows.append(dict(seed=seed, hidden_mean=hidden.mean(), hidden_max=hidden.max(),
+                         hidden_negative=(hidden < 0).mean(), first_mean=epochs["first"].mean(),
+                         output_mean=epochs["output"].mean(), share=frame.noisy_share.mean()))
+    return pd.DataFrame(rows)
+
+
+def non_negative_cells(record):
+    """The hidden (group, seed, epoch) cells of a probe's record whose cosine is not negative (NaN included):
+    the exceptions to Maini et al.'s (2023, Fig. 3) opposition of clean and mislabeled gradients."""
+    record = _with_seed(record)
+    return record[(record.group != "output") & ~(record.cosine < 0)][["group", "seed", "epoch"]]
+
+
+def _with_seed(record):
+    return record if "seed" in record else record.assign(seed=0)

@@ -144,3 +144,27 @@ MILESTONES = {"peak_epoch": "epoch of peak test accuracy", "peak_test": "peak te
               "memorized_at_peak": "mislabeled memorized, at the peak", "final_test": "test accuracy, last epoch",
               "final_memorized": "mislabeled memorized, last epoch",
               "final_true_label": "mislabeled → true class, last epoch"}
+
+
+def landmarks(timelines, thresholds=(0.5, 0.9)):
+    """:func:`milestones` of every run in ``timelines`` (frames of :func:`timeline` with ``seed`` and ``noise``
+    columns, as :func:`memlib.recipes.noisy_label_run` returns them), one row per seed and noise rate, with the
+    first epoch at which each threshold t of the mislabeled examples is memorized as ``memorized_<100·t>`` (NaN if
+    never, or without mislabeled examples), and ``fall``, the drop of test accuracy from its peak to the end;
+    Maini et al. (2023, Sec. 3) see the mislabeled examples memorized between epochs ~10 and ~30 of 50."""
+    import pandas as pd
+
+    rows = []
+    for (seed, rate), frame in timelines.groupby(["seed", "noise"], sort=False):
+        reached = {f"memorized_{round(100 * t)}": milestones(frame, t)["memorized_epoch"] for t in thresholds}
+        marks = milestones(frame)
+        rows.append({"seed": seed, "noise": rate, **marks, **reached, "fall": marks["peak_test"] - marks["final_test"]})
+    return pd.DataFrame(rows).astype({f"memorized_{round(100 * t)}": float for t in thresholds})
+
+
+def memorized_epochs(timelines, thresholds=(0.5, 0.9)) -> list:
+    """The epochs at which the mean over the runs in ``timelines`` first memorizes each of ``thresholds`` of the
+    mislabeled examples, leaving out thresholds it never reaches: marks for a figure's time axis."""
+    mean = timelines.groupby("epoch").mean(numeric_only=True).reset_index()
+    marks = [milestones(mean, threshold)["memorized_epoch"] for threshold in thresholds]
+    return [mark for mark in marks if mark is not None]

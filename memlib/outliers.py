@@ -448,3 +448,24 @@ def slice_summary(runs) -> dict:
 
 def _rare(dataset) -> torch.Tensor:
     return dataset.meta.get("rare", torch.zeros(len(dataset), dtype=torch.bool)).cpu().bool()
+
+
+def knn_agreement(x, labels, k=10, *, chunk=1024, device=None) -> torch.Tensor:
+    """For every example, the share of its ``k`` nearest other examples (Euclidean, in input space) that carry its
+    label: a typicality metric beside adv, conf and agr, "higher = better represented"; Maini et al. (2023,
+    Fig. 7) find the clean examples that example-tied dropout forgets atypical. Returns a float tensor on the CPU."""
+    from memlib.train import default_device
+
+    x, labels = _check_inputs(x, labels)
+    if not (isinstance(k, int) and 1 <= k < len(x)):
+        raise ValueError(f"k must be an integer in [1, {len(x) - 1}] (fewer than the {len(x)} examples); got {k!r}")
+    device = device or default_device()
+    flat, labels = x.flatten(1).to(device), labels.to(device)
+    agreement = torch.empty(len(flat), device=device)
+    for start in range(0, len(flat), chunk):
+        distances = torch.cdist(flat[start:start + chunk], flat)
+        rows = torch.arange(len(distances), device=device)
+        distances[rows, rows + start] = float("inf")
+        nearest = distances.topk(k, largest=False).indices
+        agreement[start:start + len(distances)] = (labels[nearest] == labels[start + rows, None]).float().mean(1)
+    return agreement.cpu()

@@ -7,14 +7,15 @@ import math
 import pandas as pd
 import torch
 
-from memlib import cache, checks, data, dropout, early_phase, elr, gradients, models, noise, pruning, train
+from memlib import cache, checks, data, early_phase, elr, gradients, models, noise, pruning, train
+from memlib import dropout as dropout_layers
 
 PROBES = (None, "mislabeled", "random")
 
 
 @cache.recipe
 def noisy_label_run(dataset, model, *, noise_rate, seed, fit, model_options=None, examples=None, elr_options=None,
-                    probe=None, rewind=None, path_points=11) -> dict:
+                    probe=None, dropout=None, dropout_rates=None, rewind=None, path_points=11) -> dict:
     """One network trained on ``dataset`` with ``noise_rate`` of its training labels flipped to another class
     (:func:`memlib.noise.symmetric`), as in Arpit et al. (2017) and Maini et al. (2023, Sec. 3).
 
@@ -22,7 +23,9 @@ def noisy_label_run(dataset, model, *, noise_rate, seed, fit, model_options=None
     :func:`memlib.models.build`; ``examples``: at most this many examples of each split. ``elr_options``: train
     with :class:`memlib.elr.ELRLoss` instead of cross-entropy (Liu et al. 2020). ``probe``: ride a
     :class:`memlib.gradients.GradientProbe` along, comparing the mislabeled examples with the clean ones
-    ("mislabeled") or, as a control, a random subset of the same size with the rest ("random").
+    ("mislabeled") or, as a control, a random subset of the same size with the rest ("random"). ``dropout``: the
+    network's dropout kind with its ``dropout_rates`` (:func:`memlib.models.build`; Maini et al. 2023, Table 3);
+    an example-tied network trains without a test set (held-out examples own no masks).
 
     ``rewind``: also record the early phase of the run (Frankle, Schwab & Morcos 2020, Fig. 2): the gradient norm
     and the distance from initialization at every iteration, and, for every iteration k of ``rewind``, the error
@@ -35,7 +38,11 @@ def noisy_label_run(dataset, model, *, noise_rate, seed, fit, model_options=None
     and, with ELR, which examples its targets flag as mislabeled; also ``"is_noisy"``, the planted noise, and
     ``"early_phase"`` (None without ``rewind``): ``gradient_norms``, ``distances`` (one per iteration),
     ``initial_norm`` (‖w_0‖), ``stability`` (a frame, one row per k), ``forgetting``
-    (:func:`memlib.early_phase.forgetting_summary`, a ``group`` column) and ``steps_per_epoch``.
+    (:func:`memlib.early_phase.forgetting_summary`, a ``group`` column) and ``steps_per_epoch``. With
+    ``dropout``, ``"predictions"``: the trained network's predicted classes, ``{"train": {mode: tensor}, "test":
+    {...}}`` (an example-tied network in its train, test and drop modes, and on the training set through another
+    example's units, ``"other"``: :func:`memlib.dropout.other_mask_predictions`; the baselines in eval mode,
+    ``"eval"``), and ``"modes"``, their accuracies (:func:`memlib.dropout.mode_accuracies`); else None.
     """
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}; got {probe!r}")
@@ -45,19 +52,23 @@ def noisy_label_run(dataset, model, *, noise_rate, seed, fit, model_options=None
         raise ValueError(f"the rewinding iterations {rewind} must lie inside the run's "
                          f"{fit['epochs'] * steps_per_epoch} iterations")
     noisy = noise.symmetric(train_set.y, noise_rate, train_set.num_classes, seed=seed)
-    network = models.build(model, train_set.num_classes, train_set.shape, seed=seed, **(model_options or {}))
+    tied = dict(num_examples=len(train_set)) if dropout == "example_tied" else {}
+    network = models.build(model, train_set.num_classes, train_set.shape, seed=seed, dropout=dropout,
+                           **(dropout_rates or {}), **tied, **(model_options or {}))
     loss = elr.ELRLoss(len(train_set), train_set.num_classes, **elr_options) if elr_options else None
     probed = _probed_subset(noisy.is_noisy, probe, seed) if probe else None
     callbacks = [gradients.GradientProbe(probed)] if probe else []
     recorders = ([early_phase.GradientNorms(), early_phase.DistanceFromInit(), train.Checkpoints(rewind)]
                  if rewind is not None else [])
-    history = train.fit(network, train_set, labels=noisy, test=test_set, loss=loss, seed=seed,
+    history = train.fit(network, train_set, labels=noisy, test=None if tied else test_set, loss=loss, seed=seed,
                         callbacks=callbacks + recorders, **fit)
     tag = dict(seed=seed, noise=noise_rate)
+    predictions = _predictions(network, train_set, test_set, tied) if dropout else None
     return {"timeline": noise.timeline(history, noisy).assign(**tag),
             "gradients": callbacks[0].to_frame().assign(**tag) if probe else None,
             "flagged": loss.flag_mislabeled(noisy) if loss is not None else None,
-            "is_noisy": noisy.is_noisy,
+            "is_noisy": noisy.is_noisy, "predictions": predictions,
+            "modes": dropout_layers.mode_accuracies(predictions, noisy, test_set.y).assign(**tag) if dropout else None,
             "early_phase": None if rewind is None else _early_phase(
                 network, recorders, history, noisy, (train_set, test_set), seed=seed, fit=fit,
                 path_points=path_points, steps_per_epoch=steps_per_epoch, tag=tag)}
@@ -75,12 +86,35 @@ def _early_phase(network, recorders, history, noisy, splits, *, seed, fit, path_
             "forgetting": forgetting.rename_axis("group").reset_index().assign(**tag)}
 
 
+def _predictions(network, train_set, test_set, tied):
+    """The trained network's predictions on both splits, per example-tied mode (or in eval mode without them)."""
+    if not tied:
+        return {name: {"eval": train.evaluate(network, split)[0].cpu()}
+                for name, split in (("train", train_set), ("test", test_set))}
+    on_train = dropout_layers.predictions_by_mode(network, train_set)
+    on_train["other"] = dropout_layers.other_mask_predictions(network, train_set)
+    return {"train": on_train, "test": dropout_layers.predictions_by_mode(network, test_set, ("test", "drop"))}
+
+
 def _probed_subset(is_noisy, probe, seed):
     """The probe's subset: the mislabeled examples, or a random subset of as many (seeded apart from the noise)."""
     if probe == "mislabeled":
         return is_noisy
     chosen = torch.randperm(len(is_noisy), generator=torch.Generator().manual_seed(10_000 + seed))
     return torch.zeros_like(is_noisy).index_fill_(0, chosen[:int(is_noisy.sum())], True)
+
+
+def over_seeds(recipe, seeds, *args, **arguments) -> dict:
+    """``recipe(*args, seed=s, **arguments)`` for every seed in ``seeds`` (a count: 0, 1, …; or a list), with the
+    frames of the results concatenated in seed order and every other value listed: the runs a chapter averages
+    over (mean ± sd over seeds)."""
+
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seeds:
+        raise ValueError("seeds must name at least one seed (a positive count or a non-empty list)")
+    results = [recipe(*args, seed=seed, **arguments) for seed in seeds]
+    return {key: pd.concat([r[key] for r in results], ignore_index=True)
+            if isinstance(results[0][key], pd.DataFrame) else [r[key] for r in results] for key in results[0]}
 
 
 TICKET_VARIANTS = {"ticket": "ticket, rewound", "random masks": "random masks, rewound",
@@ -139,7 +173,7 @@ def ticket_controls(dataset, model, *, noise_rate, seed, fit, rounds, fraction, 
 
 
 def _accuracy_in_mode(network, test_set, mode):
-    with dropout.using_mode(network, mode):
+    with dropout_layers.using_mode(network, mode):
         return train.accuracy(network, test_set)
 
 
@@ -153,7 +187,6 @@ def elr_comparison(dataset, model, *, noise_rates, seeds, fit, elr_options, exam
     ``noise`` and ``seed`` columns, and per ELR run (``noise``, ``seed``) the precision and recall of its flags
     (:func:`memlib.elr.flag_scores`).
     """
-    import pandas as pd
 
     seeds = checks.positive_int("seeds", seeds)
     timelines, flags = [], []
@@ -226,7 +259,6 @@ def lottery_tickets(dataset, model, *, fit, fraction, rounds, exclude_output, se
     Returns ``{"rounds": frame, "sweep": frame, "steps": int}``: the per-round records of every run with
     ``variant`` and ``seed`` columns; those of the sweep with a ``k`` column; the optimizer steps of one training.
     """
-    import pandas as pd
 
     common = dict(fit=fit, fraction=fraction, rounds=rounds, exclude_output=exclude_output, examples=examples)
 

@@ -177,9 +177,9 @@ MLP_RUN, CNN_RUN = settings.chapter(1).config("quick")["gradients"]
 def probe_on_digits(setup, digits_train, subset=None, seed=0):
     """One of chapter 1's quick-profile runs (``setup``); the probe splits off the mislabeled examples (or
     ``subset``). Returns the per-epoch cosines and the subset's norm shares, epochs × groups."""
-    noisy = noise.symmetric(digits_train.y, setup["noise"], 10, seed=seed)
+    noisy = noise.symmetric(digits_train.y, setup["noise_rate"], 10, seed=seed)
     probe = GradientProbe(noisy.is_noisy if subset is None else subset)
-    fit(models.build(setup["model"], 10, digits_train.shape, seed=seed, **setup.get("options", {})), digits_train,
+    fit(models.build(setup["model"], 10, digits_train.shape, seed=seed, **setup.get("model_options", {})), digits_train,
         labels=noisy, seed=seed, callbacks=[probe], **setup["fit"])
     frame = probe.to_frame()
     return (frame.pivot(index="epoch", columns="group", values="cosine")[list(probe.groups)],

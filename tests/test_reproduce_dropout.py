@@ -18,11 +18,11 @@ SETTINGS = dict(**QUICK["fit"], seed=0)
 
 @pytest.fixture(scope="module")
 def noisy(digits_train):
-    return noise.symmetric(digits_train.y, QUICK["noise"], digits_train.num_classes, seed=0)
+    return noise.symmetric(digits_train.y, QUICK["noise_rate"], digits_train.num_classes, seed=0)
 
 
 def train(digits_train, noisy, method, **rates):
-    model = models.build(QUICK["model"], 10, digits_train.shape, seed=0, dropout=method, **QUICK["options"], **rates)
+    model = models.build(QUICK["model"], 10, digits_train.shape, seed=0, dropout=method, **QUICK["model_options"], **rates)
     fit(model, digits_train, labels=noisy, **SETTINGS)
     return model
 

@@ -4,7 +4,9 @@
 Reference code: pratyushmaini/localizing-memorization (``train.py``, ``utils.py``, ``dataloader.py``,
 ``params.py``, ``experiments/``). Each profile has a ``timeline`` run (the memorization timeline, the control and
 the noise-rate slider), the ``gradients`` runs (the gradient probe's heat maps and table), the slider's noise
-``rates``, and ``examples``: at most this many examples of each split (None: all of them).
+``rates``, and ``examples``: at most this many examples of each split (None: all of them). A run's keys are the
+arguments of :func:`memlib.recipes.noisy_label_run` (``dataset``, ``model``, ``noise_rate``, ``fit``,
+``model_options``) and its number of ``seeds``.
 """
 from memlib.settings import Chapter, Setting, describe, normalization, schedule
 
@@ -14,19 +16,19 @@ DIGITS = dict(epochs=100, lr=0.1, weight_decay=5e-4, batch_size=64, schedule="co
 # warm-up then cosine to 0, per step; 50 epochs without augmentation.
 MAINI = dict(epochs=50, lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=512, schedule="cosine", warmup=0.1,
              augment=None)
-RESNET9_CIFAR10 = dict(dataset="cifar10", model="resnet9", noise=0.1, seeds=3, fit=MAINI)
+RESNET9_CIFAR10 = dict(dataset="cifar10", model="resnet9", noise_rate=0.1, seeds=3, fit=MAINI)
 
 PROFILES = {
     "quick": dict(
-        timeline=dict(dataset="digits", model="mlp", noise=0.1, seeds=3, fit=DIGITS),
-        gradients=[dict(dataset="digits", model="mlp", noise=0.1, seeds=3, fit=DIGITS),
-                   dict(dataset="digits", model="cnn", options=dict(width=16), noise=0.1, seeds=2,
+        timeline=dict(dataset="digits", model="mlp", noise_rate=0.1, seeds=3, fit=DIGITS),
+        gradients=[dict(dataset="digits", model="mlp", noise_rate=0.1, seeds=3, fit=DIGITS),
+                   dict(dataset="digits", model="cnn", model_options=dict(width=16), noise_rate=0.1, seeds=2,
                         fit={**DIGITS, "epochs": 40})],
         rates=[0.0, 0.1, 0.2, 0.4], examples=None),
     # standard (a Colab T4): the timeline on MNIST with an MLP; the gradient probe on the paper's ResNet-9 and
     # recipe, 16 of its 50 epochs, one seed.
     "standard": dict(
-        timeline=dict(dataset="mnist", model="mlp", noise=0.2, seeds=3,
+        timeline=dict(dataset="mnist", model="mlp", noise_rate=0.2, seeds=3,
                       fit=dict(epochs=60, lr=0.1, momentum=0.9, weight_decay=5e-4, batch_size=128,
                                schedule="cosine", augment=None)),
         gradients=[{**RESNET9_CIFAR10, "seeds": 1, "fit": {**MAINI, "epochs": 16}}],
@@ -48,10 +50,6 @@ def _runs(config, show):
 
 def _fit(key, default=None):
     return lambda config: _runs(config, lambda setup: describe(setup["fit"].get(key, default)))
-
-
-
-
 
 
 CHAPTER = Chapter(
@@ -84,7 +82,7 @@ CHAPTER = Chapter(
                 "`Normalize(0.5, 0.5)` per channel (`dataloader.py` L91)",
                 "per-channel dataset statistics (CIFAR-10: 0.4914, 0.4822, 0.4465 / 0.2470, 0.2435, "
                 "0.2616), the book's convention"),
-        Setting("label noise", lambda c: _runs(c, lambda s: f"{s['noise']:.0%}, uniform"),
+        Setting("label noise", lambda c: _runs(c, lambda s: f"{s['noise_rate']:.0%}, uniform"),
                 "10% (Sec. 3)", "10%: (y + r) mod C, r ∈ 1…C−2 (`dataloader.py` L58-71)",
                 "the code never picks y−1; the book draws the C−1 other classes uniformly"),
         Setting("slider noise rates", lambda c: ", ".join(f"{rate:.0%}" for rate in c["rates"]), "—",

@@ -2,7 +2,7 @@
 
 Reference code: pratyushmaini/localizing-memorization (``models/dropout.py``, ``models/resnet18_custom.py``; no
 script there trains a dropout model, so the training recipe is the one ``train.py`` uses for every run). Each
-profile has the network (``dataset``, ``model``, ``options``), the label ``noise``, the ``seeds``, the ``fit``
+profile has the network (``dataset``, ``model``, ``model_options``), the label ``noise_rate``, the ``seeds``, the ``fit``
 recipe, the rates of the three ``methods`` of Table 3, the ``sweep`` of rates tried one at a time, and
 ``examples``: at most this many examples of each split (None: all of them).
 """
@@ -14,19 +14,19 @@ METHODS = {"standard": dict(p=0.4), "sparse": dict(p=0.4), "example_tied": dict(
 PROFILES = {
     # quick: one wide hidden layer on scikit-learn's 8×8 digits, trained until it has fitted the noisy labels
     # (with weight decay, or in fewer epochs, dropout at p = 0.4 keeps this small network from fitting them).
-    "quick": dict(dataset="digits", model="mlp", options=dict(hidden=[1024]), noise=0.1, seeds=2,
+    "quick": dict(dataset="digits", model="mlp", model_options=dict(hidden=[1024]), noise_rate=0.1, seeds=2,
                   fit=dict(epochs=150, lr=0.1, weight_decay=0.0, batch_size=64, schedule="cosine"),
                   methods=METHODS, sweep=dict(p_mem=[0.2, 0.6, 1.0], p_gen=[0.4, 0.8], p=[0.4, 0.6]),
                   examples=None),
     # standard (a Colab T4): the same wide MLP on MNIST.
-    "standard": dict(dataset="mnist", model="mlp", options=dict(hidden=[1024]), noise=0.1, seeds=2,
+    "standard": dict(dataset="mnist", model="mlp", model_options=dict(hidden=[1024]), noise_rate=0.1, seeds=2,
                      fit=dict(epochs=40, lr=0.1, momentum=0.9, weight_decay=0.0, batch_size=128,
                               schedule="cosine", augment=None),
                      methods=METHODS, sweep=dict(p_mem=[0.2, 0.6, 1.0], p_gen=[0.1, 0.4, 0.8], p=[0.2, 0.4, 0.6]),
                      examples=None),
     # paper: the reference's example-tied CIFAR ResNet-18 (layers after layer2 and layer3) on CIFAR-10 with 10%
     # noise, trained with the recipe of the reference's train.py (as chapter 1's ResNet-9).
-    "paper": dict(dataset="cifar10", model="resnet18", options={}, noise=0.1, seeds=3,
+    "paper": dict(dataset="cifar10", model="resnet18", model_options={}, noise_rate=0.1, seeds=3,
                   fit=dict(epochs=50, lr=0.01, momentum=0.9, weight_decay=5e-4, batch_size=512, schedule="cosine",
                            warmup=0.1, augment=None),
                   methods=METHODS, sweep=dict(p_mem=[0.2, 0.6, 1.0], p_gen=[0.1, 0.4, 0.8], p=[0.2, 0.4, 0.6]),
@@ -38,12 +38,8 @@ PLACES = {"resnet18": "after layer2 and layer3", "mlp": "after the hidden layer"
 
 
 def _architecture(config):
-    hidden = config["options"].get("hidden")
+    hidden = config["model_options"].get("hidden")
     return config["model"] + (f", hidden {describe(hidden)}" if hidden else "")
-
-
-
-
 
 
 def _sweep(config):
@@ -91,7 +87,7 @@ CHAPTER = Chapter(
                 "`Normalize(0.5, 0.5)` (`dataloader.py` L91)",
                 "per-channel dataset statistics (CIFAR-10: 0.4914, 0.4822, 0.4465 / 0.2470, 0.2435, "
                 "0.2616), the book's convention"),
-        Setting("label noise", lambda c: f"{c['noise']:.0%}, uniform", "10% (Table 3)",
+        Setting("label noise", lambda c: f"{c['noise_rate']:.0%}, uniform", "10% (Table 3)",
                 "(y + r) mod C, r ∈ 1…C−2 (`dataloader.py` L58-71)",
                 "the code never picks y−1; the book draws the C−1 other classes uniformly"),
         Setting("seeds", "seeds", "not verified here", "no dropout run in the code"),
