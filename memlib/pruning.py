@@ -403,3 +403,36 @@ def variant_summary(records, share=0.05, tolerance=0.01):
                      "change_near": at.test[near] - at.test[0],
                      "sparsest_matching": sparsest_matching(run, tolerance).iloc[0]})
     return pd.DataFrame(rows)
+
+
+def ticket_effects(rounds, units) -> dict:
+    """Effect sizes, one value per seed, of whether tickets cut memorization out (chapter 9's questions), from the
+    frames of :func:`memlib.recipes.ticket_controls` over seeds and networks (``rounds`` with a ``network``
+    column; ``units``, the example-tied network's :func:`example_tied_weights` rows per round):
+
+    - ``("weights", network)``: 1 − mean |w| of the memorization units' weights / the generalization units', dense;
+    - ``("pruning", network)``: 1 − share of the memorization units' weights the last ticket keeps / the
+      generalization units' share;
+    - ``("forgetting", network)``: share of the mislabeled examples' fit (w.r.t. their noisy labels) lost by the
+      rewound ticket − lost by its random masks, from the dense run to the last round, for every network;
+
+    each averaged over the example-tied layers and directions where it applies. Also ``("lost", network,
+    variant)``: the fit each variant loses, and ``("test_loss", network)``: the ticket's mean loss of test accuracy.
+    """
+    last = int(rounds["round"].max())
+
+    def at(network, variant, r):
+        rows = rounds[(rounds.network == network) & (rounds.variant == variant) & (rounds["round"] == r)]
+        return rows.set_index("seed").sort_index()
+
+    effects = {}
+    for network in dict.fromkeys(rounds.network):
+        for variant in ("ticket", "random masks"):
+            effects["lost", network, variant] = at(network, variant, 0).memorized - at(network, variant, last).memorized
+        effects["forgetting", network] = effects["lost", network, "ticket"] - effects["lost", network, "random masks"]
+        effects["test_loss", network] = float((at(network, "ticket", 0).test - at(network, "ticket", last).test).mean())
+    dense, sparse = units[units["round"] == 0], units[(units["round"] == last) & (units.general_kept > 0)]
+    tied = "example-tied"
+    effects["weights", tied] = (1 - dense.memory_mean / dense.general_mean).groupby(dense.seed).mean()
+    effects["pruning", tied] = (1 - sparse.memory_kept / sparse.general_kept).groupby(sparse.seed).mean()
+    return effects

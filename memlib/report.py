@@ -136,3 +136,12 @@ def difference(value, more, less, same, scale=100, unit=" points", digits=1) -> 
     if float(amount) == 0:
         return same
     return (more if value > 0 else less).format(amount + unit)
+
+
+def all_of(answers) -> str:
+    """A claim that needs every link: "supported" if every answer is, "refuted" if any is, else "neither supported
+    nor refuted"."""
+    answers = list(answers)
+    if answers and all(a == "supported" for a in answers):
+        return "supported"
+    return "refuted" if "refuted" in answers else "neither supported nor refuted"

@@ -37,3 +37,22 @@ def test_example_tied_weights_counts_what_the_masks_keep():
     pruning.set_masks(model, chosen, pairs)
     row = pruning.example_tied_weights(model)[0]
     assert row["memory_kept"] == 0.0 and row["general_kept"] == 1.0 and first.weight.shape[0] == len(memory)
+
+
+def test_ticket_effects_read_each_question_from_the_frames():
+    import pandas as pd
+
+    rows = []
+    for network, ticket_fit, random_fit in (("example-tied", 0.9, 0.1), ("standard", 0.5, 0.3)):
+        for seed in (0, 1):
+            for variant, fit in (("ticket", ticket_fit), ("random masks", random_fit)):
+                rows += [dict(network=network, variant=variant, seed=seed, round=0, memorized=1.0, test=0.9),
+                         dict(network=network, variant=variant, seed=seed, round=2, memorized=fit, test=0.85)]
+    units = pd.DataFrame([dict(seed=s, round=r, general_mean=0.2, memory_mean=0.1, general_kept=0.5,
+                               memory_kept=0.25 if r else 1.0) for s in (0, 1) for r in (0, 2)])
+    effects = pruning.ticket_effects(pd.DataFrame(rows), units)
+    assert effects["forgetting", "example-tied"].round(6).tolist() == [-0.8, -0.8]
+    assert effects["forgetting", "standard"].round(6).tolist() == [-0.2, -0.2]
+    assert effects["weights", "example-tied"].tolist() == [0.5, 0.5]
+    assert effects["pruning", "example-tied"].tolist() == [0.5, 0.5]
+    assert abs(effects["test_loss", "standard"] - 0.05) < 1e-9

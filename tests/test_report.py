@@ -46,3 +46,9 @@ def test_difference_names_the_direction_and_the_amount():
     assert report.difference(-0.05, "{} more", "{} fewer", "as many", unit="%", digits=0) == "5% fewer"
     assert report.difference(0.0004, "{} more", "{} fewer", "as many") == "as many"
     assert report.difference(None, "{} more", "{} fewer", "as many") == report.MISSING
+
+
+def test_a_chain_of_answers_holds_only_if_every_link_does():
+    assert report.all_of(["supported"] * 3) == "supported"
+    assert report.all_of(["supported", "refuted", "neither"]) == "refuted"
+    assert report.all_of(["supported", "neither"]) == "neither supported nor refuted"

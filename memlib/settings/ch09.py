@@ -67,16 +67,22 @@ QUESTIONS = {
 }
 
 
-def rules_table() -> str:
-    """The chapter's questions, their effect sizes and the smallest effect that counts, as Markdown."""
+def rules() -> str:
+    """The rules the chapter states before its runs, with the table of its questions, as Markdown."""
     rows = "\n".join(f"| {q} | {claim} ({network} network) | {effect} | {RULES[rule]:.2f} |"
                      for q, (claim, network, rule, effect) in QUESTIONS.items())
-    return ("| question | claim | effect size E, per seed | smallest effect that counts |\n|---|---|---|---|\n"
-            + rows)
+    return f"""Each question has an effect size E, one value per seed, and its {RULES['confidence']:.0%} t-interval over
+the seeds (mean ± t · s / √n, n seeds). An answer is **supported** if the mean E is at least the smallest effect
+that counts and the interval excludes 0; **refuted** if the whole interval lies below that smallest effect (an
+effect as large as it is ruled out); **neither** otherwise, and always with fewer than 2 seeds (no interval).
 
-# Where build(..., dropout="example_tied") puts the layers (memlib.models).
-PLACES = {"resnet18": "after layer2 and layer3", "lenet300": "after both hidden layers",
-          "mlp": "after each hidden layer"}
+| question | claim | effect size E, per seed | smallest effect that counts |
+|---|---|---|---|
+{rows}
+
+The hypothesis is **supported** if answers 1–3 are all supported, **refuted** if any is refuted (it needs every
+link), and neither otherwise. The standard network's row does not enter the verdict; it means something only if
+the dense standard network fits the mislabeled examples in the first place, which the verdict section reports."""
 
 
 def _pruning(config):
