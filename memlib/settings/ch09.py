@@ -85,6 +85,11 @@ link), and neither otherwise. The standard network's row does not enter the verd
 the dense standard network fits the mislabeled examples in the first place, which the verdict section reports."""
 
 
+# Where build(..., dropout="example_tied") puts the layers (memlib.models).
+PLACES = {"resnet18": "after layer2 and layer3", "lenet300": "after both hidden layers",
+          "mlp": "after each hidden layer"}
+
+
 def _pruning(config):
     remaining = (1 - config["fraction"]) ** config["rounds"]
     return f"global {config['fraction']:.0%}/round, {config['rounds']} rounds (to {remaining:.1%})"
