@@ -163,7 +163,8 @@ def describe(obj) -> dict:
 
 def object_state(obj, live: dict):
     """The state of a callback or loss object, for a checkpoint: a module's ``state_dict``, else its attributes
-    (tensors, plain values, containers of them and generators; ``live``: name → tensor of the model, stored by
+    (tensors, plain values, containers of them and generators; modules and datasets among them stay as the rebuilt
+    object holds them; ``live``: name → tensor of the model, stored by
     name, so that an attribute that is one of the model's tensors stays one when restored). Functions hold no
     state (None). Raises ValueError for an attribute it cannot save."""
     if obj is None or isinstance(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, partial)):
@@ -171,7 +172,16 @@ def object_state(obj, live: dict):
     if isinstance(obj, nn.Module):
         return {"module": obj.state_dict()}
     ids = {id(tensor): name for name, tensor in live.items()}
-    return {"attributes": _encode(vars(obj), ids, type(obj).__name__)}
+    kept = {key: value for key, value in vars(obj).items() if not _by_reference(value)}
+    return {"attributes": _encode(kept, ids, type(obj).__name__)}
+
+
+def _by_reference(value) -> bool:
+    """Attributes a checkpoint leaves to the object as it is rebuilt: a module (the network itself, say, which the
+    checkpoint holds already) and a dataset (built again from the same settings)."""
+    from memlib.data import Dataset
+
+    return isinstance(value, (nn.Module, Dataset))
 
 
 def load_object_state(obj, state, live: dict):

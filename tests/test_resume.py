@@ -191,3 +191,17 @@ def test_resume_arguments_are_checked():
     with pytest.raises(ValueError, match="every_epochs"):
         resume.Resume("x.pt", every_epochs=0)
     assert resume.plan(None, "fit") is None and resume.plan("auto", "fit") is None  # outside a cached computation
+
+
+def test_a_loss_that_holds_its_network_and_a_replay_set_checkpoints_its_generator_only():
+    from memlib import continual
+
+    digits = data.load("digits")
+    net = models.build("mlp", 10, digits.shape, seed=0)
+    loss = continual.ReplayLoss(net, digits.subset(torch.arange(20)), batch_size=4, seed=1)
+    state = resume.object_state(loss, dict(net.named_parameters()))
+    assert set(state["attributes"]) == {"batch_size", "generator"}
+    expected = torch.randint(20, (4,), generator=loss.generator)
+    rebuilt = continual.ReplayLoss(net, digits.subset(torch.arange(20)), batch_size=4, seed=1)
+    resume.load_object_state(rebuilt, state, dict(net.named_parameters()))
+    assert torch.equal(torch.randint(20, (4,), generator=rebuilt.generator), expected) and rebuilt.model is net
