@@ -140,13 +140,7 @@ def ticket_controls(dataset, model, *, noise_rate, seed, fit, rounds, fraction, 
     train_set, test_set = data.train_test(dataset, download=True, examples=examples)
     noisy = noise.symmetric(train_set.y, noise_rate, train_set.num_classes, seed=seed)
     options = dict(dropout="example_tied", num_examples=len(train_set), **tied) if tied else {}
-
-    def build(s):
-        return models.build(model, train_set.num_classes, train_set.shape, seed=s, **options)
-
-    def train_run(network, callbacks, start_step=0):
-        return train.fit(network, train_set, labels=noisy, seed=seed, callbacks=callbacks, start_step=start_step,
-                         **fit)
+    build, train_run = _imp_closures(model, train_set, seed=seed, fit=fit, labels=noisy, model_options=options)
 
     units = []
 
@@ -236,17 +230,24 @@ def imp_run(dataset, model, *, variant, seed, fit, fraction, rounds, exclude_out
                         exclude_output=exclude_output, examples=examples)["masks"]
     if variant == "random pruning":
         masks = [pruning.shuffle_masks(m, seed=1000 * seed + r) for r, m in enumerate(masks)]
-
-    def build(model_seed):
-        return models.build(model, train_set.num_classes, train_set.shape, seed=model_seed)
-
-    def retrain(network, callbacks, start_step=0):
-        return train.fit(network, train_set, test=test_set, seed=seed, callbacks=callbacks, start_step=start_step,
-                         **fit)
-
+    build, retrain = _imp_closures(model, train_set, seed=seed, fit=fit, test=test_set)
     result = pruning.imp(build, retrain, rounds=rounds, fraction=fraction, rewind=rewind, seed=seed,
                          exclude_output=exclude_output, masks=masks)
     return {"records": result.to_frame(), "masks": result.masks}
+
+
+def _imp_closures(model, train_set, *, seed, fit, labels=None, test=None, model_options=None):
+    """:func:`memlib.pruning.imp`'s two closures for ``model`` on ``train_set``: a fresh network from a seed, and
+    training with the :func:`memlib.train.fit` recipe ``fit`` (after a rewind to step k, its last T − k steps,
+    as open_lth's ``lottery/runner.py`` does)."""
+    def build(model_seed):
+        return models.build(model, train_set.num_classes, train_set.shape, seed=model_seed, **(model_options or {}))
+
+    def retrain(network, callbacks, start_step=0):
+        return train.fit(network, train_set, labels=labels, test=test, seed=seed, callbacks=callbacks,
+                         start_step=start_step, **fit)
+
+    return build, retrain
 
 
 @cache.recipe
