@@ -111,10 +111,9 @@ class Dataset:
         if x.dim() != 4:
             raise ValueError(f"x must be N×C×H×W (4-D); got shape {tuple(x.shape)}")
         x = _unit_images(x)
-        y = checks.labels("y", y, None, length=len(x))
+        y = checks.labels("y", y, None if classes is None else len(classes), length=len(x), of="the dataset's classes")
         if classes is None:
             classes = [str(i) for i in range(int(y.max()) + 1 if len(y) else 0)]
-        y = checks.labels("y", y, len(classes), of="the dataset's classes")
         if normalization is not None and not isinstance(normalization, Normalization):
             raise ValueError(f"normalization must be a Normalization or None; got {type(normalization).__name__}")
         meta = dict(meta or {})
@@ -160,13 +159,19 @@ class Dataset:
             raise ValueError(f"index must lie in [{-len(self)}, {len(self)}) (the dataset's examples); got "
                              f"[{int(index.min())}, {int(index.max())}]")
         index = index.to(self.y.device)
-        meta = {k: v[index] for k, v in self.meta.items()}
-        return Dataset(self.x[index], self.y[index], self.classes, self.name, meta, self.normalization)
+        return self._drawn(self.x[index], self.y[index], {k: v[index] for k, v in self.meta.items()})
 
     def to(self, device) -> "Dataset":
         """The same dataset on ``device``."""
-        meta = {k: v.to(device) for k, v in self.meta.items()}
-        return Dataset(self.x.to(device), self.y.to(device), self.classes, self.name, meta, self.normalization)
+        return self._drawn(self.x.to(device), self.y.to(device), {k: v.to(device) for k, v in self.meta.items()})
+
+    def _drawn(self, x, y, meta) -> "Dataset":
+        """A dataset of this one's examples (checked already, so not scanned again), with its classes, name and
+        normalization."""
+        drawn = object.__new__(Dataset)
+        drawn.x, drawn.y, drawn.meta = x, y, meta
+        drawn.classes, drawn.name, drawn.normalization = list(self.classes), self.name, self.normalization
+        return drawn
 
     def normalized(self, x=None) -> torch.Tensor:
         """``x`` (default the dataset's own images) as a model trained on this dataset sees them."""

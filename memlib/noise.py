@@ -118,11 +118,12 @@ def milestones(timeline, threshold=0.9) -> dict:
     }
 
 
-def milestones_by(timelines, by):
+def milestones_by(timelines, by, thresholds=()):
     """:func:`milestones` of every run in a frame of timelines, one run per value of the columns ``by`` (e.g.
     ``["method", "seed"]``), with ``final_true_label``: the share of mislabeled examples predicted as their true
-    class at the last epoch (Liu et al. 2020, Fig. 1). A frame with one row per run, the ``by`` columns first;
-    ``memorized_epoch`` is NaN where the threshold is never reached."""
+    class at the last epoch (Liu et al. 2020, Fig. 1), and for each of ``thresholds`` t the first epoch at which t
+    of the mislabeled examples are memorized, as ``memorized_<100·t>``. A frame with one row per run, the ``by``
+    columns first; an epoch is NaN where its threshold is never reached."""
     import pandas as pd
 
     by = [by] if isinstance(by, str) else list(by)
@@ -132,9 +133,12 @@ def milestones_by(timelines, by):
     rows = []
     for key, run in timelines.groupby(by, sort=False):
         run = run.sort_values("epoch")
-        rows.append({**dict(zip(by, key)), **milestones(run), "final_true_label": float(run["true_label"].iloc[-1])})
+        reached = {f"memorized_{round(100 * t)}": milestones(run, t)["memorized_epoch"] for t in thresholds}
+        rows.append({**dict(zip(by, key)), **milestones(run), "final_true_label": float(run["true_label"].iloc[-1]),
+                     **reached})
+    epochs = ["memorized_epoch", *(f"memorized_{round(100 * t)}" for t in thresholds)]
     frame = pd.DataFrame(rows)
-    return frame.assign(memorized_epoch=pd.to_numeric(frame["memorized_epoch"], errors="coerce"))
+    return frame.assign(**{column: pd.to_numeric(frame[column], errors="coerce") for column in epochs})
 
 
 # What milestones() and milestones_by() measure, in the words of a table's row (memorized_epoch, which depends on
@@ -147,19 +151,13 @@ MILESTONES = {"peak_epoch": "epoch of peak test accuracy", "peak_test": "peak te
 
 
 def landmarks(timelines, thresholds=(0.5, 0.9)):
-    """:func:`milestones` of every run in ``timelines`` (frames of :func:`timeline` with ``seed`` and ``noise``
-    columns, as :func:`memlib.recipes.noisy_label_run` returns them), one row per seed and noise rate, with the
-    first epoch at which each threshold t of the mislabeled examples is memorized as ``memorized_<100·t>`` (NaN if
-    never, or without mislabeled examples), and ``fall``, the drop of test accuracy from its peak to the end;
-    Maini et al. (2023, Sec. 3) see the mislabeled examples memorized between epochs ~10 and ~30 of 50."""
-    import pandas as pd
-
-    rows = []
-    for (seed, rate), frame in timelines.groupby(["seed", "noise"], sort=False):
-        reached = {f"memorized_{round(100 * t)}": milestones(frame, t)["memorized_epoch"] for t in thresholds}
-        marks = milestones(frame)
-        rows.append({"seed": seed, "noise": rate, **marks, **reached, "fall": marks["peak_test"] - marks["final_test"]})
-    return pd.DataFrame(rows).astype({f"memorized_{round(100 * t)}": float for t in thresholds})
+    """:func:`milestones_by` seed and noise rate of ``timelines`` (frames of :func:`timeline` with ``seed`` and
+    ``noise`` columns, as :func:`memlib.recipes.noisy_label_run` returns them), with the first epoch at which each
+    threshold t of the mislabeled examples is memorized as ``memorized_<100·t>`` (NaN if never, or without
+    mislabeled examples), and ``fall``, the drop of test accuracy from its peak to the end; Maini et al. (2023,
+    Sec. 3) see the mislabeled examples memorized between epochs ~10 and ~30 of 50."""
+    frame = milestones_by(timelines, ["seed", "noise"], thresholds)
+    return frame.assign(fall=frame.peak_test - frame.final_test)
 
 
 def memorized_epochs(timelines, thresholds=(0.5, 0.9)) -> list:
