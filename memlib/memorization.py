@@ -281,6 +281,8 @@ def probabilities(model, data, batch_size=1024) -> torch.Tensor:
 
 
 def _train(train_set, labels, subsets, model, model_options, seed, fit_options, seeds=None):
+    """Models of ``model`` (seeds ``seeds``, else ``seed``, ``seed + 1``, …), trained together by ``fit_many`` on
+    ``subsets`` of ``train_set`` (None: all of it)."""
     seeds = seeds if seeds is not None else [seed + r for r in range(len(subsets))]
     ensemble = [build(model, train_set.num_classes, train_set.shape, seed=s, **(model_options or {}))
                 for s in seeds]
@@ -376,9 +378,7 @@ def long_tail(dataset, *, model, model_options, fit, runs, fraction, adv_models,
     found = feldman_zhang(train_set, runs=runs, fraction=fraction, model=model, model_options=model_options,
                           test=test_set, **fit)
     seconds = time.perf_counter() - start
-    seeds = list(range(adv_models))
-    scorers = [build(model, train_set.num_classes, train_set.shape, seed=s, **(model_options or {})) for s in seeds]
-    fit_many(scorers, train_set, seeds=seeds, **fit)
+    scorers = _train(train_set, train_set.y, None, model, model_options, 0, fit, seeds=list(range(adv_models)))
     adv = adv_distance(scorers, train_set.x, train_set.y, steps=adv_steps, normalization=train_set.normalization)
     rare = train_set.meta.get("rare", torch.zeros(len(train_set), dtype=torch.bool))
     frame = found.frame().assign(adv=adv.numpy(), rare=rare.bool().numpy())
